@@ -1,0 +1,316 @@
+"""One connected client: the asyncio Protocol that parses requests, runs them through
+the command pipeline and buffers replies.
+
+The pipeline (``Client.process``) has explicit stages, in Valkey's order:
+lookup and arity, authentication and ACL, cluster slot, out-of-memory, MULTI
+queueing, execution, then propagation of the write's effect. Each stage costs
+one attribute test when its feature is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from kaa.commands.registry import Command, wrong_arity
+from kaa.protocol.reply import NULL_ARRAY, ReplyError, encode2, encode3, encode_error
+from kaa.protocol.request import RequestParser
+
+if TYPE_CHECKING:
+    from kaa.engine.keyspace import Database
+    from kaa.server.server import Server
+
+# Client flags shown by CLIENT LIST (the letters Valkey prints).
+_NO_SUBCOMMAND: Any = None
+
+
+class Client(asyncio.Protocol):
+    """State of one connection. ``__slots__`` keeps the per-client cost small."""
+
+    __slots__ = (
+        "server", "id", "transport", "parser", "db", "resp", "enc", "name", "lib_name",
+        "lib_ver", "addr", "laddr", "fd", "ctime", "last_interaction", "authenticated",
+        "user", "out", "closing", "close_after_reply", "pending", "blocked", "paused",
+        "multi", "multi_error", "watched", "reply_mode", "last_cmd", "flags", "kind",
+        "tot_net_in", "tot_net_out", "tot_cmds", "in_exec", "propagate_argv",
+        "subscriptions", "psubscriptions", "ssubscriptions", "no_evict", "no_touch",
+        "tracking", "unix", "is_master", "is_replica", "killed", "block_state",
+        "argv_mem", "cur_argv", "monitor", "protected",
+    )
+
+    def __init__(self, server: Server, unix: bool = False) -> None:
+        self.server = server
+        self.id = server.next_client_id()
+        self.transport: asyncio.Transport | None = None
+        self.parser = RequestParser(server.config.proto_max_bulk_len)
+        self.db: Database = server.keyspace.dbs[0]
+        self.resp = 2
+        self.enc = encode2
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.addr = ""
+        self.laddr = ""
+        self.fd = -1
+        self.ctime = time.time()
+        self.last_interaction = self.ctime
+        self.authenticated = not server.auth_required()
+        self.user = "default"
+        self.out: list[bytes] = []
+        self.closing = False
+        self.close_after_reply = False
+        self.pending: deque[list[bytes]] = deque()
+        self.blocked = False
+        self.paused = False
+        self.multi: list[tuple[Command, list[bytes]]] | None = None
+        self.multi_error = False
+        self.watched: dict[tuple[int, bytes], Any] | None = None
+        self.reply_mode = 0  # 0 on, 1 off, 2 skip next
+        self.last_cmd = "NULL"
+        self.flags = ""
+        self.kind = "normal"
+        self.tot_net_in = 0
+        self.tot_net_out = 0
+        self.tot_cmds = 0
+        self.in_exec = False
+        self.propagate_argv: list[bytes] | None = None
+        self.subscriptions: set[bytes] = set()
+        self.psubscriptions: set[bytes] = set()
+        self.ssubscriptions: set[bytes] = set()
+        self.no_evict = False
+        self.no_touch = False
+        self.tracking: Any = None
+        self.unix = unix
+        self.is_master = False
+        self.is_replica = False
+        self.killed = False
+        self.block_state: Any = None
+        self.argv_mem = 0
+        self.cur_argv: list[bytes] | None = None
+        self.monitor = False
+        self.protected = False
+        self.parser.authenticated = self.authenticated
+
+    # ---- asyncio protocol ----------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.fd = sock.fileno()
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        self.addr = _fmt_addr(peer, self.fd, self.unix)
+        self.laddr = _fmt_addr(local, self.fd, self.unix)
+        self.server.client_connected(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.tot_net_in += len(data)
+        self.last_interaction = time.time()
+        parser = self.parser
+        cmds = parser.feed(data)
+        if self.pending or self.blocked or self.paused:
+            self.pending.extend(cmds)
+            self.run_pending()
+        else:
+            process = self.process
+            for i, argv in enumerate(cmds):
+                process(argv)
+                if self.blocked or self.paused or self.closing:
+                    if not self.closing:
+                        self.pending.extend(cmds[i + 1 :])
+                    break
+        if parser.error is not None:
+            self.protocol_error(parser.error)
+        elif parser.pending_bytes() > self.server.config.client_query_buffer_limit:
+            self.server.log_warning("Closing client that reached max query buffer length")
+            self.close()
+            return
+        if self.out:
+            self.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.server.client_disconnected(self)
+
+    # ---- replies --------------------------------------------------------
+    def add_reply(self, value: Any) -> None:
+        if self.reply_mode:
+            if self.reply_mode == 2:
+                self.reply_mode = 0
+            return
+        self.out.append(self.enc(value))
+
+    def add_raw(self, data: bytes) -> None:
+        """Queue encoded bytes regardless of CLIENT REPLY (push messages, MONITOR)."""
+        self.out.append(data)
+
+    def flush(self) -> None:
+        out = self.out
+        if not out or self.transport is None:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        self.tot_net_out += len(data)
+        if not self.closing:
+            self.transport.write(data)
+        if self.close_after_reply:
+            self.close()
+
+    def send_later(self, value: Any) -> None:
+        """Reply from outside this client's own request (push, wake-up): flush next tick."""
+        self.out.append(self.enc(value))
+        self.server.schedule_flush(self)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            if self.out:
+                data = b"".join(self.out)
+                self.out.clear()
+                self.transport.write(data)
+            self.transport.close()
+        self.closing = True
+
+    def protocol_error(self, msg: str) -> None:
+        self.server.stats.total_error_replies += 1
+        self.server.count_error("ERR")
+        self.out.append(encode_error("ERR " + msg))
+        self.server.log_verbose(f"Protocol error ({msg}) from client: {self.describe()}")
+        self.close_after_reply = True
+        self.flush()
+        self.close()
+
+    def set_resp(self, version: int) -> None:
+        self.resp = version
+        self.enc = encode3 if version == 3 else encode2
+
+    @property
+    def null_array(self) -> Any:
+        return NULL_ARRAY
+
+    # ---- the command pipeline -------------------------------------------
+    def run_pending(self) -> None:
+        """Process queued commands until the queue empties or the client blocks again."""
+        pending = self.pending
+        while pending and not (self.blocked or self.paused or self.closing):
+            self.process(pending.popleft())
+        if self.out:
+            self.flush()
+
+    def process(self, argv: list[bytes]) -> None:
+        """Run one command through every stage and queue its reply."""
+        srv = self.server
+        self.tot_cmds += 1
+        cmd = srv.commands.get(argv[0])
+        if cmd is None:
+            cmd = srv.lookup_command(argv[0])
+            if cmd is None:
+                self.reject(srv.unknown_command_error(argv), None)
+                return
+        if cmd.subcommands:
+            if len(argv) == 1:
+                if cmd.handler is None:
+                    self.reject(wrong_arity(cmd.name), cmd)
+                    return
+            else:
+                sub = cmd.subcommands.get(argv[1].lower().decode("utf-8", "replace"))
+                if sub is None:
+                    if cmd.handler is None:
+                        self.reject(srv.unknown_subcommand_error(argv), cmd)
+                        return
+                else:
+                    cmd = sub
+        arity = cmd.arity
+        n = len(argv)
+        if (arity > 0 and n != arity) or n < -arity:
+            self.reject(wrong_arity(cmd.fullname), cmd)
+            return
+        if not self.authenticated and not cmd.no_auth:
+            self.reject(ReplyError("NOAUTH Authentication required."), cmd)
+            return
+        if srv.gate is not None:
+            err = srv.gate(self, cmd, argv)
+            if err is not None:
+                self.reject(err, cmd)
+                return
+        if self.multi is not None and cmd.name not in _MULTI_PASSTHROUGH:
+            self.multi.append((cmd, argv))
+            self.add_reply(_QUEUED)
+            return
+        self.call(cmd, argv)
+
+    def call(self, cmd: Command, argv: list[bytes]) -> None:
+        srv = self.server
+        ks = srv.keyspace
+        dirty = ks.dirty
+        self.cur_argv = argv
+        t0 = time.perf_counter_ns()
+        try:
+            reply = cmd.handler(self, argv)  # type: ignore[misc]
+        except ReplyError as e:
+            reply = e
+        except Exception as e:  # a bug must not take the server down
+            srv.log_warning(f"Internal error running {cmd.fullname}: {e!r}")
+            srv.log_exception()
+            reply = ReplyError(f"ERR internal error: {type(e).__name__}: {e}")
+        dur = (time.perf_counter_ns() - t0) // 1000
+        cmd.calls += 1
+        cmd.usec += dur
+        self.last_cmd = cmd.fullname
+        if type(reply) is ReplyError:
+            cmd.failed_calls += 1
+            srv.count_error(reply.code)
+        if reply is not _NO_REPLY:
+            if self.reply_mode:
+                if self.reply_mode == 2:
+                    self.reply_mode = 0
+            else:
+                self.out.append(self.enc(reply))
+        if dur >= srv.slowlog_threshold >= 0:
+            srv.slowlog_add(self, argv, dur)
+        if srv.monitors and "skip_monitor" not in cmd.flags:
+            srv.feed_monitors(self, argv)
+        if ks.dirty != dirty and srv.propagating:
+            pargv = self.propagate_argv
+            self.propagate_argv = None
+            srv.propagate(self.db.id, pargv if pargv is not None else argv)
+        elif self.propagate_argv is not None:
+            self.propagate_argv = None
+
+    def reject(self, err: ReplyError, cmd: Command | None) -> None:
+        """A command refused before it ran; inside MULTI it also dooms the EXEC."""
+        if cmd is not None:
+            cmd.rejected_calls += 1
+        self.server.count_error(err.code)
+        if self.multi is not None:
+            self.multi_error = True
+        self.add_reply(err)
+
+    def describe(self) -> str:
+        return f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} name={self.name.decode('utf-8', 'replace')}"
+
+
+class _NoReply:
+    """Returned by handlers that already queued their reply (or that block)."""
+
+    __slots__ = ()
+
+
+_NO_REPLY: Any = _NoReply()
+NO_REPLY = _NO_REPLY
+
+_MULTI_PASSTHROUGH = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+
+from kaa.protocol.reply import QUEUED as _QUEUED  # noqa: E402
+
+
+def _fmt_addr(addr: Any, fd: int, unix: bool) -> str:
+    if unix:
+        return f"{addr or ''}:0" if addr else "/unixsocket:0"
+    if isinstance(addr, tuple):
+        host, port = addr[0], addr[1]
+        if ":" in host:
+            return f"{host}:{port}"
+        return f"{host}:{port}"
+    return str(addr)

@@ -1,0 +1,580 @@
+"""The server: listeners, the client table, the cron, logging and shutdown.
+
+One event loop owns everything; commands run to completion one at a time, so no
+locks exist anywhere. Replies produced for a client outside its own request
+(pub/sub messages, wake-ups of blocked clients) are flushed once per loop
+iteration by ``_flush_pending``, Valkey's ``beforeSleep``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from kaa import VALKEY_VERSION, __version__
+from kaa.commands import load_all
+from kaa.commands.registry import COMMANDS, Command
+from kaa.engine.keyspace import Database, Keyspace
+from kaa.protocol.reply import ReplyError
+from kaa.server.client import Client
+from kaa.server.config import Config, ConfigError
+
+LOG_LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3, "nothing": 4}
+_LEVEL_MARK = {0: ".", 1: "-", 2: "*", 3: "#"}
+
+
+class Stats:
+    """Counters that INFO stats reports; reset by CONFIG RESETSTAT."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.total_connections_received = 0
+        self.total_commands_processed = 0
+        self.rejected_connections = 0
+        self.total_error_replies = 0
+        self.errors: dict[str, int] = {}
+        self.total_net_input_bytes = 0
+        self.total_net_output_bytes = 0
+        self.expired_keys = 0
+        self.evicted_clients = 0
+        self.client_query_buffer_limit_disconnections = 0
+        self.client_output_buffer_limit_disconnections = 0
+        self.unexpected_error_replies = 0
+        self.io_reads_processed = 0
+        self.io_writes_processed = 0
+
+
+class SlowlogEntry:
+    __slots__ = ("id", "time", "duration", "argv", "addr", "name")
+
+    def __init__(self, id_: int, t: int, dur: int, argv: list[bytes], addr: str, name: bytes) -> None:
+        self.id = id_
+        self.time = t
+        self.duration = dur
+        self.argv = argv
+        self.addr = addr
+        self.name = name
+
+
+class Server:
+    """The whole running server. Commands reach it as ``client.server``."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        load_all()
+        self.config = config or Config()
+        cfg = self.config
+        self.keyspace = Keyspace(cfg.databases)
+        self.clients: dict[int, Client] = {}
+        self._next_id = 0
+        self.stats = Stats()
+        self.start_time = time.time()
+        self.start_monotonic = time.monotonic()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.servers: list[asyncio.AbstractServer] = []
+        self.listening_ports: list[tuple[str, int]] = []
+        self._pending_flush: list[Client] = []
+        self._flush_scheduled = False
+        self.monitors: list[Client] = []
+        self.slowlog: deque[SlowlogEntry] = deque()
+        self.slowlog_next_id = 0
+        self.slowlog_threshold = cfg.slowlog_log_slower_than
+        # Propagation sinks (AOF, replicas) receive (dbid, argv) of every write.
+        self.sinks: list[Callable[[int, list[bytes]], None]] = []
+        self.propagating = False
+        # An extra check between auth and execution (ACL, cluster, OOM, pause...). None = off.
+        self.gate: Callable[[Client, Command, list[bytes]], ReplyError | None] | None = None
+        self.gates: list[Callable[[Client, Command, list[bytes]], ReplyError | None]] = []
+        self.shutdown_event: asyncio.Event | None = None
+        self.shutting_down = False
+        self.exit_code = 0
+        self.cron_loops = 0
+        self.pause_until = 0.0
+        self.pause_all = False
+        self.paused_clients: list[Client] = []
+        self.role = "M"
+        self.run_id = os.urandom(20).hex()
+        self.replid = os.urandom(20).hex()
+        self.ops_samples: deque[tuple[float, int, int, int]] = deque(maxlen=16)
+        self.blocked_clients = 0
+        self.loading = False
+        self.hooks_on_shutdown: list[Callable[[], None]] = []
+        self.commands: dict[bytes, Command] = {}
+        self.build_command_table()
+        self.disconnect_hooks: list[Callable[[Client], None]] = []
+        self.reset_hooks: list[Callable[[Client], None]] = []
+        self.startup_hooks: list[Callable[[], None]] = []
+        self.cron_hooks: list[Callable[[Server], None]] = []
+        self.log_file: Any = None
+        self._open_log()
+
+    # ---- command table ---------------------------------------------------
+    def build_command_table(self) -> None:
+        """Dispatch dict keyed by the raw name bytes in lower and upper case (no per-call lower())."""
+        table: dict[bytes, Command] = {}
+        renamed: dict[str, str] = {}
+        for old, new in getattr(self.config, "rename_commands", []) or []:
+            renamed[old.lower()] = new
+        for name, cmd in COMMANDS.items():
+            visible = renamed.get(name, name)
+            if visible == "":
+                continue
+            b = visible.encode()
+            table[b.lower()] = cmd
+            table[b.upper()] = cmd
+        self.commands = table
+        self._lower_table = {k: v for k, v in table.items() if k == k.lower()}
+
+    def lookup_command(self, name: bytes) -> Command | None:
+        return self._lower_table.get(name.lower())
+
+    def unknown_command_error(self, argv: list[bytes]) -> ReplyError:
+        args = ""
+        for a in argv[1:]:
+            if len(args) >= 128:
+                break
+            s = a.decode("utf-8", "replace")[: 128 - len(args)]
+            args += f"'{s}' "
+        name = argv[0].decode("utf-8", "replace")[:128]
+        return ReplyError(f"ERR unknown command '{name}', with args beginning with: {args}")
+
+    def unknown_subcommand_error(self, argv: list[bytes]) -> ReplyError:
+        sub = argv[1].decode("utf-8", "replace")[:128]
+        return ReplyError(
+            f"ERR unknown subcommand '{sub}'. Try {argv[0].decode('utf-8', 'replace').upper()} HELP."
+        )
+
+    def refresh_gate(self) -> None:
+        """Recompute the combined pre-execution check from the active gates."""
+        gates = list(self.gates)
+        if not gates:
+            self.gate = None
+        elif len(gates) == 1:
+            self.gate = gates[0]
+        else:
+
+            def combined(c: Client, cmd: Command, argv: list[bytes]) -> ReplyError | None:
+                for g in gates:
+                    err = g(c, cmd, argv)
+                    if err is not None:
+                        return err
+                return None
+
+            self.gate = combined
+
+    # ---- clients -----------------------------------------------------------
+    def next_client_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def auth_required(self) -> bool:
+        return bool(self.config.requirepass)
+
+    def default_user_has_password(self) -> bool:
+        return bool(self.config.requirepass)
+
+    def authenticate(self, c: Client, user: bytes, password: bytes) -> None:
+        """Check credentials (requirepass for the default user); WRONGPASS on failure.
+
+        The ACL layer replaces this with per-user checks."""
+        import hmac
+
+        req = self.config.requirepass
+        ok = user == b"default" and (
+            not req or hmac.compare_digest(password, req.encode("utf-8", "surrogateescape"))
+        )
+        if not ok:
+            raise ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
+        c.authenticated = True
+        c.parser.authenticated = True
+        c.user = user.decode("utf-8", "replace")
+
+    def validate_client_name(self, name: bytes) -> None:
+        for ch in name:
+            if ch < 33 or ch > 126:
+                raise ReplyError("ERR Client names cannot contain spaces, newlines or special characters.")
+
+    def reset_client(self, c: Client) -> None:
+        """RESET: back to a fresh connection's state (keeping the socket)."""
+        for hook in self.reset_hooks:
+            hook(c)
+        c.multi = None
+        c.multi_error = False
+        c.db = self.keyspace.dbs[0]
+        c.set_resp(2)
+        c.name = b""
+        c.reply_mode = 0
+        c.no_evict = False
+        c.no_touch = False
+        if c in self.monitors:
+            self.monitors.remove(c)
+            c.monitor = False
+        c.authenticated = not self.auth_required()
+        c.parser.authenticated = c.authenticated
+        c.user = "default"
+
+    def client_connected(self, c: Client) -> None:
+        self.stats.total_connections_received += 1
+        cfg = self.config
+        if len(self.clients) >= cfg.maxclients:
+            self.stats.rejected_connections += 1
+            if c.transport is not None:
+                c.transport.write(b"-ERR max number of clients reached\r\n")
+                c.transport.close()
+            c.closing = True
+            return
+        if cfg.protected_mode and not self.auth_required() and not c.unix and not _is_loopback(c.addr):
+            self.stats.rejected_connections += 1
+            if c.transport is not None:
+                c.transport.write(PROTECTED_MODE_DENIED)
+                c.transport.close()
+            c.closing = True
+            return
+        self.clients[c.id] = c
+        if c.transport is not None:
+            sock = c.transport.get_extra_info("socket")
+            if sock is not None and not c.unix:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    if cfg.tcp_keepalive > 0:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                        if hasattr(socket, "TCP_KEEPIDLE"):
+                            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, cfg.tcp_keepalive)
+                            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, cfg.tcp_keepalive // 3))
+                            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+                except OSError:
+                    pass
+
+    def client_disconnected(self, c: Client) -> None:
+        if self.clients.pop(c.id, None) is None:
+            return
+        self.stats.total_net_input_bytes += c.tot_net_in
+        self.stats.total_net_output_bytes += c.tot_net_out
+        for hook in self.disconnect_hooks:
+            hook(c)
+        if c in self.monitors:
+            self.monitors.remove(c)
+
+    def schedule_flush(self, c: Client) -> None:
+        self._pending_flush.append(c)
+        if not self._flush_scheduled and self.loop is not None:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush_pending)
+
+    def _flush_pending(self) -> None:
+        self._flush_scheduled = False
+        pending = self._pending_flush
+        self._pending_flush = []
+        for c in pending:
+            if not c.closing and c.out:
+                c.flush()
+
+    # ---- statistics --------------------------------------------------------
+    def count_error(self, code: str) -> None:
+        st = self.stats
+        st.total_error_replies += 1
+        if len(st.errors) >= 128 and code not in st.errors:
+            return
+        st.errors[code] = st.errors.get(code, 0) + 1
+
+    def slowlog_add(self, c: Client, argv: list[bytes], dur: int) -> None:
+        maxlen = self.config.slowlog_max_len
+        args = argv[:32]
+        shown: list[bytes] = []
+        for i, a in enumerate(args):
+            if i == 31 and len(argv) > 32:
+                shown.append(b"... (%d more arguments)" % (len(argv) - 31))
+                break
+            if len(a) > 128:
+                shown.append(a[:128] + b"... (%d more bytes)" % (len(a) - 128))
+            else:
+                shown.append(a)
+        self.slowlog.appendleft(SlowlogEntry(self.slowlog_next_id, int(time.time()), dur, shown, c.addr, c.name))
+        self.slowlog_next_id += 1
+        while len(self.slowlog) > maxlen:
+            self.slowlog.pop()
+
+    def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
+        t = time.time()
+        args = " ".join('"' + _repr_arg(a) + '"' for a in argv)
+        where = "lua" if c.id == 0 else c.addr
+        line = f"+{t:.6f} [{c.db.id} {where}] {args}\r\n".encode()
+        for m in list(self.monitors):
+            if m is not c:
+                m.add_raw(line)
+                self.schedule_flush(m)
+
+    def propagate(self, dbid: int, argv: list[bytes]) -> None:
+        for sink in self.sinks:
+            sink(dbid, argv)
+
+    # ---- logging -------------------------------------------------------------
+    def _open_log(self) -> None:
+        path = self.config.logfile
+        if path:
+            try:
+                self.log_file = open(path, "a", buffering=1)  # noqa: SIM115
+            except OSError as e:
+                print(f"Can't open the log file: {e.strerror}", file=sys.stderr)
+                raise SystemExit(1) from e
+
+    def log(self, level: int, msg: str) -> None:
+        if level < LOG_LEVELS.get(self.config.loglevel, 2):
+            return
+        now = time.time()
+        ts = time.strftime("%d %b %Y %H:%M:%S", time.localtime(now)) + ".%03d" % (int(now * 1000) % 1000)
+        line = f"{os.getpid()}:{self.role} {ts} {_LEVEL_MARK.get(level, '*')} {msg}\n"
+        out = self.log_file or sys.stdout
+        try:
+            out.write(line)
+            out.flush()
+        except (OSError, ValueError):
+            pass
+
+    def log_raw(self, text: str) -> None:
+        out = self.log_file or sys.stdout
+        out.write(text)
+        out.flush()
+
+    def log_notice(self, msg: str) -> None:
+        self.log(2, msg)
+
+    def log_warning(self, msg: str) -> None:
+        self.log(3, msg)
+
+    def log_verbose(self, msg: str) -> None:
+        self.log(1, msg)
+
+    def log_exception(self) -> None:
+        for line in traceback.format_exc().splitlines():
+            self.log(3, line)
+
+    # ---- start, cron, stop --------------------------------------------------------
+    async def start(self) -> None:
+        """Open the listeners; raises OSError (after logging) if one cannot be opened."""
+        self.loop = asyncio.get_running_loop()
+        self.shutdown_event = asyncio.Event()
+        cfg = self.config
+        if cfg.port:
+            binds = list(cfg.bind) or ["*", "-::*"]
+            for addr in binds:
+                optional = addr.startswith("-")
+                host = addr[1:] if optional else addr
+                if host == "*":
+                    host = "0.0.0.0"
+                elif host == "::*":
+                    host = "::"
+                try:
+                    srv = await self.loop.create_server(
+                        lambda: Client(self),
+                        host=host,
+                        port=cfg.port,
+                        reuse_address=True,
+                        backlog=cfg.tcp_backlog,
+                        family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                    )
+                except OSError as e:
+                    if optional and e.errno in (97, 99, 22):  # EAFNOSUPPORT, EADDRNOTAVAIL, EINVAL
+                        continue
+                    self.log_warning(f"Warning: Could not create server TCP listening socket {addr}:{cfg.port}: {e.strerror}")
+                    self.log_warning(f"Failed listening on port {cfg.port} (tcp), aborting.")
+                    await self.close_listeners()
+                    raise
+                self.servers.append(srv)
+                self.listening_ports.append((host, cfg.port))
+        if cfg.unixsocket:
+            path = cfg.unixsocket
+            try:
+                if os.path.exists(path):
+                    os.unlink(path)
+                srv = await self.loop.create_unix_server(lambda: Client(self, unix=True), path=path, backlog=cfg.tcp_backlog)
+                os.chmod(path, cfg.unixsocketperm or 0o700)
+            except OSError as e:
+                self.log_warning(f"Failed opening Unix socket: {e.strerror}")
+                await self.close_listeners()
+                raise
+            self.servers.append(srv)
+        self._cron_handle = self.loop.call_later(1 / max(1, cfg.hz), self._cron)
+
+    def actual_port(self) -> int:
+        """The TCP port listened on (useful with port 0 in tests)."""
+        for s in self.servers:
+            for sock in s.sockets:
+                name = sock.getsockname()
+                if isinstance(name, tuple):
+                    return int(name[1])
+        return 0
+
+    async def close_listeners(self) -> None:
+        for s in self.servers:
+            s.close()
+        self.servers = []
+
+    def _cron(self) -> None:
+        assert self.loop is not None
+        self.cron_loops += 1
+        try:
+            self.cron()
+        except Exception:
+            self.log_exception()
+        if not self.shutting_down:
+            self._cron_handle = self.loop.call_later(1 / max(1, self.config.hz), self._cron)
+
+    def cron(self) -> None:
+        now = time.time()
+        ks = self.keyspace
+        if ks.active_expire_enabled and self.role != "S":
+            ks.active_expire_cycle()
+        # instantaneous ops/sec, sampled every 100ms
+        if not self.ops_samples or now - self.ops_samples[-1][0] >= 0.1:
+            self.ops_samples.append((now, self.total_commands(), self.net_in(), self.net_out()))
+        timeout = self.config.timeout
+        if timeout:
+            for c in list(self.clients.values()):
+                if (
+                    now - c.last_interaction > timeout
+                    and not c.blocked
+                    and not c.is_replica
+                    and not c.is_master
+                    and not c.subscriptions
+                    and not c.psubscriptions
+                    and not c.ssubscriptions
+                ):
+                    self.log_verbose("Closing idle client")
+                    c.close()
+        if self.pause_until and now >= self.pause_until:
+            self.unpause()
+        for hook in self.cron_hooks:
+            hook(self)
+
+    def total_commands(self) -> int:
+        return sum(c.tot_cmds for c in self.clients.values()) + self.stats.total_commands_processed
+
+    def net_in(self) -> int:
+        return sum(c.tot_net_in for c in self.clients.values()) + self.stats.total_net_input_bytes
+
+    def net_out(self) -> int:
+        return sum(c.tot_net_out for c in self.clients.values()) + self.stats.total_net_output_bytes
+
+    def unpause(self) -> None:
+        self.pause_until = 0.0
+        self.pause_all = False
+        waiting = self.paused_clients
+        self.paused_clients = []
+        for c in waiting:
+            c.paused = False
+            if not c.closing:
+                c.run_pending()
+
+    def request_shutdown(self, exit_code: int = 0) -> None:
+        self.exit_code = exit_code
+        if self.shutdown_event is not None:
+            self.shutdown_event.set()
+
+    def prepare_shutdown(self, save: bool | None = None, now: bool = False, force: bool = False) -> str | None:
+        """Run the shutdown hooks (saving etc.). Returns an error text if shutdown must abort."""
+        self.log_warning("User requested shutdown...")
+        for hook in self.hooks_on_shutdown:
+            hook()
+        pidfile = self.config.pidfile
+        if pidfile:
+            try:
+                os.unlink(pidfile)
+            except OSError:
+                pass
+        if self.config.unixsocket:
+            try:
+                os.unlink(self.config.unixsocket)
+            except OSError:
+                pass
+        self.log_warning(f"{'Kaa'} is now ready to exit, bye bye...")
+        return None
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        self.install_signal_handlers()
+        assert self.shutdown_event is not None
+        await self.shutdown_event.wait()
+        self.shutting_down = True
+        await self.close_listeners()
+        for c in list(self.clients.values()):
+            c.flush()
+            c.close()
+
+    def install_signal_handlers(self) -> None:
+        assert self.loop is not None
+        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
+            try:
+                self.loop.add_signal_handler(sig, self._on_signal, name)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+    def _on_signal(self, name: str) -> None:
+        if self.shutting_down:
+            return
+        self.log_warning(f"Received {name} scheduling shutdown...")
+        self.prepare_shutdown()
+        self.request_shutdown(0)
+
+    def db(self, index: int) -> Database:
+        return self.keyspace.dbs[index]
+
+    def version_info(self) -> tuple[str, str]:
+        return __version__, VALKEY_VERSION
+
+
+PROTECTED_MODE_DENIED = (
+    b"-DENIED Kaa is running in protected mode because protected mode is enabled and no "
+    b"password is set for the default user. In this mode connections are only accepted from "
+    b"the loopback interface. If you want to connect from external computers to Kaa you may "
+    b"adopt one of the following solutions: 1) Just disable protected mode sending the command "
+    b"'CONFIG SET protected-mode no' from the loopback interface by connecting to Kaa from the "
+    b"same host the server is running, however MAKE SURE Kaa is not publicly accessible from "
+    b"internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
+    b"you can just disable the protected mode by editing the Kaa configuration file, and setting "
+    b"the protected mode option to 'no', and then restarting the server. 3) If you started the "
+    b"server manually just for testing, restart it with the '--protected-mode no' option. 4) "
+    b"Set up an authentication password for the default user. NOTE: You only need to do one of "
+    b"the above things in order for the server to start accepting connections from the outside.\r\n"
+)
+
+
+def _is_loopback(addr: str) -> bool:
+    host = addr.rsplit(":", 1)[0]
+    return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127.")
+
+
+def _repr_arg(a: bytes) -> str:
+    out = []
+    for ch in a:
+        if ch == 92:
+            out.append("\\\\")
+        elif ch == 34:
+            out.append('\\"')
+        elif ch == 10:
+            out.append("\\n")
+        elif ch == 13:
+            out.append("\\r")
+        elif ch == 9:
+            out.append("\\t")
+        elif ch == 7:
+            out.append("\\a")
+        elif ch == 8:
+            out.append("\\b")
+        elif 32 <= ch < 127:
+            out.append(chr(ch))
+        else:
+            out.append("\\x%02x" % ch)
+    return "".join(out)
+
+
+__all__ = ["Server", "ConfigError", "Stats"]
