@@ -81,6 +81,23 @@ def main(argv: list[str] | None = None) -> int:
     return run(cfg)
 
 
+def _load_data(srv: object) -> bool:
+    """Load the RDB file at start-up; False (after logging) if it is corrupt."""
+    from kaa.persistence.rdb_format import RdbError
+
+    p = srv.persistence  # type: ignore[attr-defined]
+    try:
+        p.load_file()
+    except RdbError as e:
+        srv.log_warning(f"{e}")  # type: ignore[attr-defined]
+        srv.log_warning("Fatal error loading the DB, check server logs. Exiting.")  # type: ignore[attr-defined]
+        return False
+    except OSError as e:
+        srv.log_warning(f"Fatal error loading the DB: {e.strerror}. Exiting.")  # type: ignore[attr-defined]
+        return False
+    return True
+
+
 def _daemonize() -> None:
     if os.fork() > 0:
         os._exit(0)
@@ -119,6 +136,8 @@ def run(cfg: Config) -> int:
 
     async def _main() -> int:
         srv.log_notice("Server initialized")
+        if not _load_data(srv):
+            return 1
         for hook in list(srv.startup_hooks):
             hook()
         try:

@@ -116,6 +116,9 @@ class Server:
         self.cron_hooks: list[Callable[[Server], None]] = []
         self.log_file: Any = None
         self._open_log()
+        from kaa.persistence.snapshot import Persistence
+
+        self.persistence = Persistence(self)
 
     # ---- command table ---------------------------------------------------
     def build_command_table(self) -> None:
@@ -485,6 +488,16 @@ class Server:
         self.log_warning("User requested shutdown...")
         for hook in self.hooks_on_shutdown:
             hook()
+        p = self.persistence
+        if p.child_type == "rdb":
+            self.log_warning("There is a child saving an .rdb. Killing it!")
+            p.kill_child()
+        do_save = bool(self.config.save) if save is None else save
+        if do_save:
+            self.log_notice("Saving the final RDB snapshot before exiting.")
+            if not p.save() and not force:
+                self.log_warning("Error trying to save the DB, can't exit.")
+                return "Errors trying to SHUTDOWN. Check logs."
         pidfile = self.config.pidfile
         if pidfile:
             try:
@@ -522,8 +535,13 @@ class Server:
         if self.shutting_down:
             return
         self.log_warning(f"Received {name} scheduling shutdown...")
-        self.prepare_shutdown()
-        self.request_shutdown(0)
+        if self.prepare_shutdown() is None:
+            self.request_shutdown(0)
+
+    def used_memory(self) -> int:
+        from kaa.server.info import estimate_used_memory
+
+        return estimate_used_memory(self)
 
     def db(self, index: int) -> Database:
         return self.keyspace.dbs[index]
