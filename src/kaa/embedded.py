@@ -10,6 +10,7 @@ stops cleanly when the block exits.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from types import TracebackType
 from typing import Any
@@ -17,11 +18,18 @@ from typing import Any
 from kaa.server.config import Config
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class EmbeddedServer:
     def __init__(self, **options: Any) -> None:
         """Options are config parameters with '_' for '-', e.g. ``requirepass="x"``."""
         self.config = Config()
-        pairs = [("port", "0"), ("save", ""), ("bind", "127.0.0.1")]
+        # Valkey's port 0 means "no TCP", so pick a free port here.
+        pairs = [("port", str(_free_port())), ("save", ""), ("bind", "127.0.0.1")]
         pairs += [(k.replace("_", "-"), str(v)) for k, v in options.items()]
         self.config.set_many(pairs, from_config_set=False)
         self.port = 0
