@@ -1,0 +1,36 @@
+"""Deliberate, known differences between Valkey 8 (which Kaa follows) and Debian's
+redis-server 7.0 (the differential-test oracle). Differential tests consult this so that
+each difference is listed once, with its reason.
+
+Keys are short identifiers used by the tests; values say what differs and why.
+"""
+
+from __future__ import annotations
+
+KNOWN_DIFFERENCES: dict[str, str] = {
+    "hello-server-field": "HELLO reports server=valkey (Valkey 8) where Redis 7.0 says redis.",
+    "blocking-timeout-overflow": "A blocking timeout whose deadline overflows 64 bits (e.g. "
+    "BLPOP k 0x7FFFFFFFFFFFFF, inf, 1e400) is 'ERR timeout is out of range' in Valkey 8; "
+    "Redis 7.0 wraps around and says 'ERR timeout is negative'.",
+    "lrem-lpos-llong-min": "LREM count / LPOS RANK of -9223372036854775808 is refused by "
+    "Valkey 8 ('value is out of range, value must between -9223372036854775807 and "
+    "9223372036854775807'); Redis 7.0 accepts it (and negates it with overflow).",
+    "list-encoding-listpack": "Small lists are 'listpack' in Valkey 8 (Redis 7.2+); Redis 7.0 "
+    "always reports 'quicklist', so list diff tests do not compare OBJECT ENCODING.",
+    "help-footer": "The last line of every HELP reply is '    Print this help.' in Valkey 8 "
+    "where Redis 7.0 says '    Prints this help.'.",
+    "scan-negative-cursor": "SCAN -1 is 'ERR invalid cursor' in Valkey 8 (string2ull refuses "
+    "canonical negative numbers); Redis 7.0's strtoull wraps it to 2**64-1.",
+    "scan-novalues-noscores": "SCAN 0 NOVALUES/NOSCORES name the HSCAN/ZSCAN-only option in "
+    "Valkey 8's error; Redis 7.0 has no such options and says 'syntax error'.",
+    "scan-unknown-type": "SCAN ... TYPE <unknown name> is 'ERR unknown type name' in Valkey 8; "
+    "Redis 7.0 accepts any name and returns no keys.",
+    "set-encoding-listpack": "Small sets with non-integer members are 'listpack' in Valkey 8 "
+    "(set-max-listpack-entries/-value, Redis 7.2+); Redis 7.0 reports 'hashtable', so set diff "
+    "tests do not compare OBJECT ENCODING.",
+    "hscan-novalues": "HSCAN ... NOVALUES (Valkey 8) returns field names only; Redis 7.0 has no "
+    "such option and replies 'syntax error'.",
+    "hash-field-expiry": "HEXPIRE/HPEXPIRE/HEXPIREAT/HPEXPIREAT/HTTL/HPTTL/HEXPIRETIME/HPEXPIRETIME/"
+    "HPERSIST/HGETEX/HSETEX (Valkey 9 field expiry) do not exist in Redis 7.0: tested against "
+    "Valkey's source, not the oracle.",
+}
