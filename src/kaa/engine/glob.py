@@ -14,11 +14,17 @@ def glob_match(pattern: bytes, string: bytes, nocase: bool = False) -> bool:
     if nocase:
         pattern = pattern.lower()
         string = string.lower()
-    return _match(pattern, 0, string, 0, [0]) == 1
+    return _match(pattern, 0, string, 0, [0], 0) == 1
 
 
-def _match(p: bytes, pi: int, s: bytes, si: int, budget: list[int]) -> int:
+# Valkey stops matching patterns nested deeper than this (stringmatchlen_impl).
+MAX_NESTING = 1000
+
+
+def _match(p: bytes, pi: int, s: bytes, si: int, budget: list[int], nesting: int) -> int:
     """1 match, 0 no match, -1 give up (no longer match of an outer star can succeed)."""
+    if nesting > MAX_NESTING:
+        return 0
     plen = len(p)
     slen = len(s)
     budget[0] += 1
@@ -32,7 +38,7 @@ def _match(p: bytes, pi: int, s: bytes, si: int, budget: list[int]) -> int:
             if pi + 1 == plen:
                 return 1
             while si < slen:
-                r = _match(p, pi + 1, s, si, budget)
+                r = _match(p, pi + 1, s, si, budget, nesting + 1)
                 if r != 0:
                     return r
                 si += 1
