@@ -33,4 +33,10 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "hash-field-expiry": "HEXPIRE/HPEXPIRE/HEXPIREAT/HPEXPIREAT/HTTL/HPTTL/HEXPIRETIME/HPEXPIRETIME/"
     "HPERSIST/HGETEX/HSETEX (Valkey 9 field expiry) do not exist in Redis 7.0: tested against "
     "Valkey's source, not the oracle.",
+    "nested-multi-error": "MULTI or WATCH inside MULTI is refused as a NO_MULTI command in "
+    "Valkey 8 ('ERR Command not allowed inside a transaction'); Redis 7.0 says 'ERR MULTI calls "
+    "can not be nested' / 'ERR WATCH inside MULTI is not allowed'. Both doom the EXEC.",
+    "unsubscribe-nosub": "(P|S)UNSUBSCRIBE from a connection subscribed to nothing is "
+    "\"NOSUB '<cmd>' command executed not in subscribed mode\" in Valkey 8; Redis 7.0 replies "
+    "with an unsubscribe message for a null channel and count 0.",
 }

@@ -10,11 +10,13 @@ turns them into bytes:
     bool               boolean (RESP2: 0/1)
     ReplyError         error              Raw               pre-encoded bytes
     NULL_ARRAY         null (RESP2: *-1)  BigNumber, Verbatim, Push, Attribute
+    SetReply           set in list order (RESP2: array)
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -63,6 +65,10 @@ class MapPairs(list):  # type: ignore[type-arg]
     """A map given as a list of (key, value) pairs, for keys that repeat or are unhashable."""
 
 
+class SetReply(list):  # type: ignore[type-arg]
+    """A RESP3 set whose members go out in list order (RESP2: array)."""
+
+
 OK = Raw(b"+OK\r\n")
 QUEUED = Raw(b"+QUEUED\r\n")
 PONG = Raw(b"+PONG\r\n")
@@ -74,7 +80,9 @@ _SMALL_INTS = [b":%d\r\n" % i for i in range(10001)]
 
 
 def format_double(d: float) -> bytes:
-    """Shortest representation that round-trips, laid out as C's %.17g (Valkey's fpconv_dtoa)."""
+    """A double as Valkey 8 prints it (util.c d2string): integers in +-2^62 as
+    integers, everything else through fpconv_dtoa (Grisu2 digits, its own layout:
+    ``1e-7``, ``1.2345678901234e+4``, ``99999999999999990000000`` for 1e23)."""
     if d != d:
         return b"nan"
     if d == math.inf:
@@ -83,35 +91,175 @@ def format_double(d: float) -> bytes:
         return b"-inf"
     if d == 0:
         return b"-0" if math.copysign(1.0, d) < 0 else b"0"
-    r = repr(d)
-    if "e" in r:
-        mant, _, exp_s = r.partition("e")
-        exp = int(exp_s)
-    else:
-        mant, exp = r, 0
-    neg = mant.startswith("-")
-    if neg:
-        mant = mant[1:]
-    intpart, _, frac = mant.partition(".")
-    if frac == "0":
-        frac = ""
-    digits = (intpart + frac).lstrip("0")
-    # decimal exponent of the first significant digit
-    if intpart.strip("0"):
-        point = len(intpart.lstrip("0")) + exp
-    else:
-        point = exp - (len(frac) - len(frac.lstrip("0")))
-    digits = digits.rstrip("0") or "0"
-    x = point - 1
-    if x < -4 or x >= 17:
-        m = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        s = "%se%s%02d" % (m, "-" if x < 0 else "+", abs(x))
-    elif point <= 0:
-        s = "0." + "0" * (-point) + digits
-    elif point >= len(digits):
-        s = digits + "0" * (point - len(digits))
-    else:
-        s = digits[:point] + "." + digits[point:]
+    if -_TWO62 <= d <= _TWO62 and d == int(d):
+        return b"%d" % int(d)
+    cached = _DOUBLE_CACHE.get(d)
+    if cached is None:
+        cached = _fpconv_dtoa(d)
+        if len(_DOUBLE_CACHE) >= 4096:
+            _DOUBLE_CACHE.clear()
+        _DOUBLE_CACHE[d] = cached
+    return cached
+
+
+_TWO62 = float(2**62)
+_DOUBLE_CACHE: dict[float, bytes] = {}
+
+# ---- fpconv_dtoa: Grisu2 (Florian Loitsch) as in Valkey's deps/fpconv -------------
+_M32 = (1 << 32) - 1
+_FRACMASK = (1 << 52) - 1
+_HIDDEN = 1 << 52
+
+
+def _make_powers() -> list[tuple[int, int]]:
+    """10^k for k = -348, -340, ..., 340 as (64-bit significand, binary exponent),
+    rounded to nearest: the cache Grisu's digit generation scales by."""
+    out = []
+    for i in range(87):
+        k = -348 + 8 * i
+        num, den = (10**k, 1) if k >= 0 else (1, 10**-k)
+        e = num.bit_length() - den.bit_length() - 64
+        while True:  # find e with 2^63 <= 10^k / 2^e < 2^64
+            n, dd = (num, den << e) if e >= 0 else (num << -e, den)
+            q = n // dd
+            if q >= 1 << 64:
+                e += 1
+            elif q < 1 << 63:
+                e -= 1
+            else:
+                break
+        frac = (2 * n + dd) // (2 * dd)  # round half up
+        out.append((frac, e))
+    return out
+
+
+_POWERS = _make_powers()
+
+
+def _cached_power(uexp: int) -> tuple[int, int, int]:
+    """fpconv's find_cachedpow10 for the upper boundary's exponent:
+    (significand, decimal exponent K to add, shift that splits integer digits)."""
+    approx = int(-(uexp + 87) * 0.30102999566398114)  # C truncates toward zero
+    idx = (approx + 348) // 8
+    while True:
+        cur = uexp + _POWERS[idx][1] + 64
+        if cur < -60:
+            idx += 1
+        elif cur > -32:
+            idx -= 1
+        else:
+            return _POWERS[idx][0], 348 - idx * 8, -cur
+
+
+# Normal doubles have uexp = binary exponent - 11; one entry per exponent.
+_POWER_FOR = {e: _cached_power(e) for e in range(-1074 - 11, 972 - 11)}
+
+
+def _grisu2(d: float) -> tuple[int, int]:
+    """Digits (as an integer) and decimal exponent K (value = digits * 10^K) of a
+    positive double."""
+    m, e = math.frexp(d)
+    if e >= -1021:  # normal: 53-bit significand with the hidden bit
+        frac = int(m * 9007199254740992.0)
+        exp = e - 53
+        ufrac, uexp = ((frac << 1) + 1) << 10, exp - 11
+        wfrac = frac << 11
+    else:  # subnormal: as fpconv, from the raw bits
+        bits = struct.unpack("<Q", struct.pack("<d", d))[0]
+        frac = bits & _FRACMASK
+        exp = -1074
+        ufrac, uexp = (frac << 1) + 1, exp - 1
+        while not ufrac & (_HIDDEN << 1):
+            ufrac <<= 1
+            uexp -= 1
+        ufrac <<= 10
+        uexp -= 10
+        wfrac, wexp = frac, exp
+        while not wfrac & _HIDDEN:
+            wfrac <<= 1
+            wexp -= 1
+        wfrac <<= 11
+    lshift = 2 if frac == _HIDDEN else 1
+    lfrac = ((frac << lshift) - 1) << (exp - lshift - uexp)
+    cfrac, K, shift = _POWER_FOR[uexp] if uexp in _POWER_FOR else _cached_power(uexp)
+    # fpconv's multiply keeps the high 64 bits of the product, rounded at bit 31
+    # of the dropped half: the same as this on exact integers.
+    w = ((wfrac * cfrac >> 32) + 0x80000000) >> 32
+    upper = (((ufrac * cfrac >> 32) + 0x80000000) >> 32) - 1
+    lower = (((lfrac * cfrac >> 32) + 0x80000000) >> 32) + 1
+    one = 1 << shift
+    wdist = upper - w
+    delta = upper - lower
+    part1 = upper >> shift
+    part2 = upper & (one - 1)
+    # Grisu2 emits digits of ``upper`` until the rest is within ``delta``. The
+    # test is monotone in the number of digits, so the stopping point is found
+    # by search instead of a loop per digit; the result is the same.
+    if part2 <= delta and (part1 % 10 << shift) + part2 <= delta:
+        # stops in the integer part: largest j (<= 9) with part1 mod 10^j small enough
+        lo, hi = 1, 9  # holds at lo; find the largest that holds
+        while lo < hi:
+            mid = (lo + hi + 1) >> 1
+            if ((part1 % _POW10[mid]) << shift) + part2 <= delta:
+                lo = mid
+            else:
+                hi = mid - 1
+        j = lo
+        n = part1 // _POW10[j]
+        rem = ((part1 % _POW10[j]) << shift) + part2
+        n = _round_last(n, delta, rem, _POW10[j] << shift, wdist)
+        return n, K + j
+    if part2 <= delta:  # j = 0: all integer digits, nothing after the point
+        return _round_last(part1, delta, part2, one, wdist), K
+    # fraction digits: smallest m >= 1 with (part2 * 10^m mod one) < delta * 10^m
+    lo, hi = 1, 1
+    mask = one - 1
+    while not (part2 * _POW10[hi]) & mask < delta * _POW10[hi]:
+        lo = hi + 1
+        hi *= 2
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if (part2 * _POW10[mid]) & mask < delta * _POW10[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    m = lo
+    p = _POW10[m]
+    scaled = part2 * p
+    n = part1 * p + (scaled >> shift)
+    n = _round_last(n, delta * p, scaled & mask, one, wdist * p)
+    return n, K - m
+
+
+_POW10 = [10**i for i in range(40)]
+
+
+def _round_last(n: int, delta: int, rem: int, kappa: int, frac: int) -> int:
+    # fpconv's round_digit: move the last digit toward w while inside the interval
+    while rem < frac and delta - rem >= kappa and (rem + kappa < frac or frac - rem > rem + kappa - frac):
+        n -= 1
+        rem += kappa
+    return n
+
+
+def _fpconv_dtoa(d: float) -> bytes:
+    neg = d < 0
+    n, K = _grisu2(-d if neg else d)
+    digits = str(n)
+    nd = len(digits)
+    exp = abs(K + nd - 1)
+    if K >= 0 and exp < nd + 7:  # plain integer
+        s = digits + "0" * K
+    elif K < 0 and (K > -7 or exp < 4):  # decimal without exponent
+        offset = nd + K
+        if offset <= 0:
+            s = "0." + "0" * -offset + digits
+        else:
+            s = digits[:offset] + "." + digits[offset:]
+    else:  # scientific, the exponent without padding
+        nd = min(nd, 18 - neg)
+        s = digits[0] + ("." + digits[1:nd] if nd > 1 else "")
+        s += ("e-" if K + nd - 1 < 0 else "e+") + str(exp)
     return ("-" + s if neg else s).encode()
 
 
@@ -172,9 +320,9 @@ def _encode_other(v: Any, resp3: bool) -> bytes:
         return (b"#t\r\n" if v else b"#f\r\n") if resp3 else (b":1\r\n" if v else b":0\r\n")
     for base in (bytes, str, int, float, list, dict, set, frozenset, tuple):
         if isinstance(v, base):
-            f = (_ENC3 if resp3 else _ENC2).get(base)
-            if f is not None:
-                return f(base(v))
+            # str.__str__ keeps the data even where __str__ is overridden (Enum)
+            plain = str.__str__(v) if base is str else base(v)  # type: ignore[arg-type]
+            return (encode3 if resp3 else encode2)(plain)
     raise TypeError(f"cannot encode reply of type {type(v).__name__}")
 
 
@@ -323,3 +471,5 @@ _ENC3: dict[type, Callable[[Any], bytes]] = {
     BigNumber: _big3,
     Verbatim: _verb3,
 }
+_ENC2[SetReply] = _arr2
+_ENC3[SetReply] = _set3
