@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-
 from tests.support.servers import ServerProcess, redis_server_path, start_kaa, start_redis
 
 

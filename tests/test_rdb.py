@@ -14,8 +14,21 @@ from pathlib import Path
 
 import pytest
 import redis
+from tests.support.servers import (
+    ServerProcess,
+    free_port,
+    kaa_server_cmd,
+    redis_server_path,
+    wait_ping,
+)
 
-from kaa.persistence.checksum import _crc64_py, crc64, lzf_compress_py, lzf_decompress, lzf_decompress_py
+from kaa.persistence.checksum import (
+    _crc64_py,
+    crc64,
+    lzf_compress_py,
+    lzf_decompress,
+    lzf_decompress_py,
+)
 from kaa.persistence.rdb import dump_payload, load_all, restore_payload
 from kaa.persistence.rdb_format import (
     RdbError,
@@ -24,7 +37,6 @@ from kaa.persistence.rdb_format import (
     listpack_entries,
     ziplist_entries,
 )
-from tests.support.servers import ServerProcess, free_port, kaa_server_cmd, redis_server_path, wait_ping
 
 
 def start_kaa_in(dirpath: str, *args: str) -> ServerProcess:

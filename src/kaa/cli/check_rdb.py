@@ -4,14 +4,17 @@ in the manner of valkey-check-rdb."""
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 from kaa.persistence.rdb import RdbContents, iter_load
 from kaa.persistence.rdb_format import RdbError
 
 
-def check(path: str, out: object = sys.stdout) -> int:
+def check(path: str, out: TextIO | None = None) -> int:
+    stream = out if out is not None else sys.stdout
+
     def say(msg: str) -> None:
-        print(msg, file=out)  # type: ignore[arg-type]
+        print(msg, file=stream)
 
     say(f"[offset 0] Checking RDB file {path}")
     try:
