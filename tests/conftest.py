@@ -1,5 +1,8 @@
 """Fixtures: one Kaa server process per test session (fresh keyspace per test), and the
-Debian redis-server oracle for differential tests when it is installed."""
+Debian redis-server oracle for differential tests when it is installed.
+
+redis-py 8 speaks RESP3 unless told otherwise, so ``r`` and ``oracle`` (library defaults)
+are RESP3 connections; ``r2``/``oracle2`` pin RESP2 and ``r3`` pins RESP3 explicitly."""
 
 from __future__ import annotations
 
@@ -28,6 +31,14 @@ def r(kaa_proc: ServerProcess) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture()
+def r2(kaa_proc: ServerProcess) -> Iterator[redis.Redis]:
+    client = redis.Redis(port=kaa_proc.port, protocol=2, socket_timeout=10)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture()
 def r3(kaa_proc: ServerProcess) -> Iterator[redis.Redis]:
     client = redis.Redis(port=kaa_proc.port, protocol=3, socket_timeout=10)
     client.flushall()
@@ -47,6 +58,14 @@ def oracle_proc() -> Iterator[ServerProcess]:
 @pytest.fixture()
 def oracle(oracle_proc: ServerProcess) -> Iterator[redis.Redis]:
     client = redis.Redis(port=oracle_proc.port, socket_timeout=10)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture()
+def oracle2(oracle_proc: ServerProcess) -> Iterator[redis.Redis]:
+    client = redis.Redis(port=oracle_proc.port, protocol=2, socket_timeout=10)
     client.flushall()
     yield client
     client.close()

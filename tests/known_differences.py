@@ -36,7 +36,24 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "nested-multi-error": "MULTI or WATCH inside MULTI is refused as a NO_MULTI command in "
     "Valkey 8 ('ERR Command not allowed inside a transaction'); Redis 7.0 says 'ERR MULTI calls "
     "can not be nested' / 'ERR WATCH inside MULTI is not allowed'. Both doom the EXEC.",
+    "set-past-deadline": "SET key value EXAT/PXAT <past time> deletes the key at once in "
+    "Valkey 8 (a 'del' event, or nothing for a new key); Redis 7.0 stores it with the TTL and "
+    "emits 'set' + 'expire', the key expiring later.",
+    "msetnx-command-tips": "COMMAND INFO/DOCS MSETNX has no tips in Valkey 8; Redis 7.0 lists "
+    "request_policy:multi_shard and response_policy:agg_min.",
     "unsubscribe-nosub": "(P|S)UNSUBSCRIBE from a connection subscribed to nothing is "
     "\"NOSUB '<cmd>' command executed not in subscribed mode\" in Valkey 8; Redis 7.0 replies "
     "with an unsubscribe message for a null channel and count 0.",
+    "zset-double-format": "Scores are printed by fpconv_dtoa in Valkey 8 (ZSCORE of 1.1 is '1.1', "
+    "of 1e-7 '1e-7'); Redis 7.0 prints '%.17g' ('1.1000000000000001', '9.9999999999999995e-08'), "
+    "so zset diff tests compare scores as numbers.",
+    "zrange-negative-offset": "ZRANGEBYSCORE/BYLEX ... LIMIT <negative offset> on a skiplist set "
+    "counts from the end of the range in Valkey 8 (zslNthInRange); Redis 7.0 returns nothing. "
+    "Listpack sets return nothing in both. Diff tests use offsets >= 0.",
+    "zset-listpack-negative-zero": "A listpack sorted set stores a -0 score as the integer 0 in "
+    "Valkey 8 (ZSCORE says '0'); Redis 7.0 keeps '-0'. Diff tests compare scores as numbers.",
+    "zrank-withscore": "ZRANK/ZREVRANK ... WITHSCORE exist since 7.2: Redis 7.0 replies with an "
+    "arity/syntax error, so diff tests do not send it.",
+    "zrandmember-range-error": "ZRANDMEMBER with count -9223372036854775808 is 'value is out of "
+    "range, value must between ...' in Valkey 8; Redis 7.0 words the range error differently.",
 }
