@@ -15,8 +15,10 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from kaa.commands.registry import Command, wrong_arity
+from kaa.engine.blocking import handle_ready_keys
 from kaa.protocol.reply import NULL_ARRAY, ReplyError, encode2, encode3, encode_error
-from kaa.protocol.request import RequestParser
+from kaa.protocol.request import parser_class
+from kaa.server.watch import exec_abort
 
 if TYPE_CHECKING:
     from kaa.engine.keyspace import Database
@@ -38,13 +40,15 @@ class Client(asyncio.Protocol):
         "subscriptions", "psubscriptions", "ssubscriptions", "no_evict", "no_touch",
         "tracking", "unix", "is_master", "is_replica", "killed", "block_state",
         "argv_mem", "cur_argv", "monitor", "protected",
+        # transactions, Pub/Sub context, output buffer limits (kaa.server.watch/pubsub/obuf)
+        "dirty_cas", "pubsub_ctx", "obuf_limit", "obuf_soft_since",
     )
 
     def __init__(self, server: Server, unix: bool = False) -> None:
         self.server = server
         self.id = server.next_client_id()
         self.transport: asyncio.Transport | None = None
-        self.parser = RequestParser(server.config.proto_max_bulk_len)
+        self.parser = _PARSER(server.config.proto_max_bulk_len)
         self.db: Database = server.keyspace.dbs[0]
         self.resp = 2
         self.enc = encode2
@@ -91,6 +95,10 @@ class Client(asyncio.Protocol):
         self.cur_argv: list[bytes] | None = None
         self.monitor = False
         self.protected = False
+        self.dirty_cas = False  # a WATCHed key was touched: EXEC will fail
+        self.pubsub_ctx = False  # RESP2 and subscribed: only Pub/Sub commands allowed
+        self.obuf_limit: tuple[int, int, int] | None = server.obuf_normal_limit
+        self.obuf_soft_since = 0.0
         self.parser.authenticated = self.authenticated
 
     # ---- asyncio protocol ----------------------------------------------
@@ -109,26 +117,56 @@ class Client(asyncio.Protocol):
         self.tot_net_in += len(data)
         self.last_interaction = time.time()
         parser = self.parser
-        cmds = parser.feed(data)
-        if self.pending or self.blocked or self.paused:
-            self.pending.extend(cmds)
-            self.run_pending()
-        else:
-            process = self.process
-            for i, argv in enumerate(cmds):
-                process(argv)
-                if self.blocked or self.paused or self.closing:
-                    if not self.closing:
-                        self.pending.extend(cmds[i + 1 :])
-                    break
-        if parser.error is not None:
-            self.protocol_error(parser.error)
-        elif parser.pending_bytes() > self.server.config.client_query_buffer_limit:
-            self.server.log_warning("Closing client that reached max query buffer length")
-            self.close()
+        # Valkey checks the query buffer (unparsed bytes plus this read) before
+        # running anything from it, and closes without a reply.
+        limit = self.server.config.client_query_buffer_limit
+        if not self.authenticated and limit > _UNAUTH_QUERY_BUFFER_LIMIT:
+            limit = _UNAUTH_QUERY_BUFFER_LIMIT
+        if len(data) + parser.pending_bytes() > limit:
+            self.query_buffer_limit_reached(data)
             return
+        cmds = parser.feed(data)
+        while True:
+            if self.pending or self.blocked or self.paused:
+                self.pending.extend(cmds)
+                self.run_pending()
+            else:
+                process = self.process
+                for i, argv in enumerate(cmds):
+                    process(argv)
+                    if self.blocked or self.paused or self.closing or self.close_after_reply:
+                        # QUIT (close_after_reply): what follows is never run.
+                        if not (self.closing or self.close_after_reply):
+                            self.pending.extend(cmds[i + 1 :])
+                        break
+            # Unauthenticated clients are parsed one command at a time, as Valkey
+            # applies the unauthenticated limits before each command.
+            if not parser.held or self.closing or self.close_after_reply or self.blocked:
+                break
+            cmds = parser.feed(b"")
+        if self.closing:
+            return
+        if parser.error is not None and not self.close_after_reply:
+            self.protocol_error(parser.error)
         if self.out:
             self.flush()
+
+    def query_buffer_limit_reached(self, data: bytes) -> None:
+        """Valkey's handleQbLimitReached: log, count, close without a reply."""
+        srv = self.server
+        head = (self.parser.peek(64) + data)[:64]
+        try:
+            from kaa.commands.client_cmds import client_info_line
+
+            info = client_info_line(self, time.time())
+        except Exception:  # the log line must not fail the close
+            info = self.describe()
+        srv.log_warning(
+            f"Closing client that reached max query buffer length: {info} "
+            f"(qbuf initial bytes: {_sds_repr(head)})"
+        )
+        srv.stats.client_query_buffer_limit_disconnections += 1
+        self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -152,6 +190,8 @@ class Client(asyncio.Protocol):
             return
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
+        if self.obuf_limit is not None and self.server.obuf.exceeded(self, len(data)):
+            return  # closed for overcoming its output buffer limit
         self.tot_net_out += len(data)
         if not self.closing:
             self.transport.write(data)
@@ -184,6 +224,8 @@ class Client(asyncio.Protocol):
     def set_resp(self, version: int) -> None:
         self.resp = version
         self.enc = encode3 if version == 3 else encode2
+        self.pubsub_ctx = version == 2 and bool(
+            self.subscriptions or self.psubscriptions or self.ssubscriptions)
 
     @property
     def null_array(self) -> Any:
@@ -232,13 +274,30 @@ class Client(asyncio.Protocol):
         if srv.gate is not None:
             err = srv.gate(self, cmd, argv)
             if err is not None:
+                if err is POSTPONED:  # the gate queued argv again (CLIENT PAUSE)
+                    return
                 self.reject(err, cmd)
                 return
+        if self.pubsub_ctx and (cmd.parent is not None or cmd.name not in _PUBSUB_CONTEXT):
+            self.reject(ReplyError(
+                f"ERR Can't execute '{cmd.fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE "
+                "/ PING / QUIT / RESET are allowed in this context"), cmd)
+            return
         if self.multi is not None and cmd.name not in _MULTI_PASSTHROUGH:
+            if "no_multi" in cmd.flags:
+                self.reject(_ERR_NO_MULTI, cmd)
+                return
             self.multi.append((cmd, argv))
             self.add_reply(_QUEUED)
             return
+        srv.current_client = self
         self.call(cmd, argv)
+        srv.current_client = None
+        if srv.pending_push or self.tracking is not None:
+            srv.finish_command(self, cmd, argv)
+        if srv.keyspace.ready_keys and not self.in_exec:
+            # Serve clients blocked on keys this command (or EXEC, or script) made ready.
+            handle_ready_keys(srv)
 
     def call(self, cmd: Command, argv: list[bytes]) -> None:
         srv = self.server
@@ -255,8 +314,16 @@ class Client(asyncio.Protocol):
             srv.log_exception()
             reply = ReplyError(f"ERR internal error: {type(e).__name__}: {e}")
         dur = (time.perf_counter_ns() - t0) // 1000
-        cmd.calls += 1
-        cmd.usec += dur
+        bs = self.block_state
+        if bs is not None:  # a blocking command counts once, when it completes (engine.blocking)
+            bs.usec += dur
+            dur = -1 if self.blocked else bs.usec
+        if dur >= 0:
+            cmd.calls += 1
+            cmd.usec += dur
+            rec = srv.record_latency  # INFO latencystats; None when latency-tracking is off
+            if rec is not None:
+                rec(cmd, dur)
         self.last_cmd = cmd.fullname
         if type(reply) is ReplyError:
             cmd.failed_calls += 1
@@ -267,14 +334,19 @@ class Client(asyncio.Protocol):
                     self.reply_mode = 0
             else:
                 self.out.append(self.enc(reply))
-        if dur >= srv.slowlog_threshold >= 0:
+        if dur >= srv.slowlog_threshold >= 0 and "skip_slowlog" not in cmd.flags:
             srv.slowlog_add(self, argv, dur)
-        if srv.monitors and "skip_monitor" not in cmd.flags:
+        if srv.monitors and "skip_monitor" not in cmd.flags and "admin" not in cmd.flags and (
+            bs is None or not bs.reprocessing
+        ):
             srv.feed_monitors(self, argv)
         if ks.dirty != dirty and srv.propagating:
             pargv = self.propagate_argv
             self.propagate_argv = None
-            srv.propagate(self.db.id, pargv if pargv is not None else argv)
+            if pargv is None:
+                srv.propagate(self.db.id, argv)
+            elif pargv:  # [] = the handler propagated its effect itself (EXEC)
+                srv.propagate(self.db.id, pargv)
         elif self.propagate_argv is not None:
             self.propagate_argv = None
 
@@ -284,7 +356,10 @@ class Client(asyncio.Protocol):
             cmd.rejected_calls += 1
         self.server.count_error(err.code)
         if self.multi is not None:
-            self.multi_error = True
+            if cmd is not None and cmd.name == "exec" and cmd.parent is None:
+                err = exec_abort(self, err)  # EXEC refused: the transaction is discarded
+            else:
+                self.multi_error = True
         self.add_reply(err)
 
     def describe(self) -> str:
@@ -300,9 +375,43 @@ class _NoReply:
 _NO_REPLY: Any = _NoReply()
 NO_REPLY = _NO_REPLY
 
-_MULTI_PASSTHROUGH = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+# Returned by a gate that put the command back on the client's pending queue
+# (CLIENT PAUSE): the command is neither run nor rejected now.
+POSTPONED = ReplyError("POSTPONED")
+
+# Run at once inside MULTI (MULTI and WATCH are refused there as NO_MULTI commands).
+_MULTI_PASSTHROUGH = frozenset({"exec", "discard", "quit", "reset"})
+_ERR_NO_MULTI = ReplyError("ERR Command not allowed inside a transaction")
+# What a RESP2 client may run while subscribed (top-level commands only).
+_PUBSUB_CONTEXT = frozenset({
+    "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
+    "punsubscribe", "quit", "reset",
+})
 
 from kaa.protocol.reply import QUEUED as _QUEUED  # noqa: E402
+
+
+# The request parser class (hiredis-based when available; KAA_PURE_PARSER=1 forces
+# the pure-Python one) and the query buffer cap for unauthenticated clients.
+_PARSER = parser_class()
+_UNAUTH_QUERY_BUFFER_LIMIT = 1024 * 1024
+
+
+def _sds_repr(data: bytes) -> str:
+    """Quote bytes as Valkey's sdscatrepr does (for log lines)."""
+    out = ['"']
+    for ch in data:
+        if ch in _SDS_ESCAPES:
+            out.append(_SDS_ESCAPES[ch])
+        elif 32 <= ch < 127:
+            out.append(chr(ch))
+        else:
+            out.append("\\x%02x" % ch)
+    out.append('"')
+    return "".join(out)
+
+
+_SDS_ESCAPES = {92: "\\\\", 34: '\\"', 10: "\\n", 13: "\\r", 9: "\\t", 7: "\\a", 8: "\\b"}
 
 
 def _fmt_addr(addr: Any, fd: int, unix: bool) -> str:
@@ -311,6 +420,6 @@ def _fmt_addr(addr: Any, fd: int, unix: bool) -> str:
     if isinstance(addr, tuple):
         host, port = addr[0], addr[1]
         if ":" in host:
-            return f"{host}:{port}"
+            return f"[{host}]:{port}"
         return f"{host}:{port}"
     return str(addr)

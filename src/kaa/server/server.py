@@ -70,6 +70,10 @@ class Server:
     """The whole running server. Commands reach it as ``client.server``."""
 
     def __init__(self, config: Config | None = None) -> None:
+        # Deep but bounded recursion (glob nesting up to 1000, nested replies) must not
+        # hit Python's default limit of 1000 frames.
+        if sys.getrecursionlimit() < 20000:
+            sys.setrecursionlimit(20000)
         load_all()
         self.config = config or Config()
         cfg = self.config
@@ -98,6 +102,9 @@ class Server:
         self.shutting_down = False
         self.exit_code = 0
         self.cron_loops = 0
+        self.cron_paused = False  # DEBUG PAUSE-CRON
+        # Per-command latency histograms (INFO latencystats), set by server_cmds' config hooks.
+        self.record_latency: Callable[[Command, int], None] | None = None
         self.pause_until = 0.0
         self.pause_all = False
         self.paused_clients: list[Client] = []
@@ -116,9 +123,29 @@ class Server:
         self.cron_hooks: list[Callable[[Server], None]] = []
         self.log_file: Any = None
         self._open_log()
+        from kaa.commands.server_cmds import install_config_hooks
+
+        install_config_hooks(self)
+        __import__("kaa.commands.keyspace", fromlist=["install"]).install(self)  # expiry, clocks, lazyfree
+        # Pub/Sub, keyspace notifications, WATCH, client-side caching, output buffer limits.
+        # The client whose command is running (pushes to it wait for its reply in
+        # pending_push); prop_batch collects a transaction's writes (see propagate).
+        self.current_client: Client | None = None
+        self.pending_push: list[bytes] = []
+        self.prop_batch: list[tuple[int, list[bytes]]] | None = None
+        self.pubsub: Any = None
+        self.watch: Any = None
+        self.tracking: Any = None
+        self.obuf: Any = None
+        self.obuf_normal_limit: tuple[int, int, int] | None = None
+        for mod in ("pubsub", "notifications", "watch", "tracking", "obuf"):
+            __import__(f"kaa.server.{mod}", fromlist=["install"]).install(self)
         from kaa.persistence.snapshot import Persistence
 
         self.persistence = Persistence(self)
+        # EVAL/FUNCTION state (works without lupa: the commands then say it is unavailable).
+        self.scripting: Any = None
+        __import__("kaa.scripting", fromlist=["install"]).install(self)
 
     # ---- command table ---------------------------------------------------
     def build_command_table(self) -> None:
@@ -262,6 +289,9 @@ class Server:
             return
         self.stats.total_net_input_bytes += c.tot_net_in
         self.stats.total_net_output_bytes += c.tot_net_out
+        self.stats.total_commands_processed += c.tot_cmds
+        if c.paused and c in self.paused_clients:
+            self.paused_clients.remove(c)
         for hook in self.disconnect_hooks:
             hook(c)
         if c in self.monitors:
@@ -317,8 +347,22 @@ class Server:
                 self.schedule_flush(m)
 
     def propagate(self, dbid: int, argv: list[bytes]) -> None:
+        batch = self.prop_batch
+        if batch is not None:  # inside EXEC: the transaction propagates as one unit
+            batch.append((dbid, argv))
+            return
         for sink in self.sinks:
             sink(dbid, argv)
+
+    def finish_command(self, c: Client, cmd: Command, argv: list[bytes]) -> None:
+        """After a client's top-level command: client-side caching remembers what it read,
+        then pushes held back for it (kaa.server.pubsub.deliver) follow its reply."""
+        if c.tracking is not None:
+            self.tracking.after_command(c, cmd, argv)
+        pending = self.pending_push
+        if pending:
+            c.out.extend(pending)
+            pending.clear()
 
     # ---- logging -------------------------------------------------------------
     def _open_log(self) -> None:
@@ -411,7 +455,7 @@ class Server:
     def actual_port(self) -> int:
         """The TCP port listened on (useful with port 0 in tests)."""
         for s in self.servers:
-            for sock in s.sockets:
+            for sock in getattr(s, "sockets", ()) or ():
                 name = sock.getsockname()
                 if isinstance(name, tuple):
                     return int(name[1])
@@ -426,7 +470,8 @@ class Server:
         assert self.loop is not None
         self.cron_loops += 1
         try:
-            self.cron()
+            if not self.cron_paused:
+                self.cron()
         except Exception:
             self.log_exception()
         if not self.shutting_down:
@@ -567,7 +612,7 @@ PROTECTED_MODE_DENIED = (
 
 
 def _is_loopback(addr: str) -> bool:
-    host = addr.rsplit(":", 1)[0]
+    host = addr.rsplit(":", 1)[0].strip("[]")
     return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127.")
 
 

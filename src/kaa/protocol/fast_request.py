@@ -1,0 +1,194 @@
+"""Request parser on hiredis's C reader, exact to Valkey through the pure parser.
+
+hiredis parses any RESP, not just Valkey's request grammar: it accepts simple
+strings, RESP3 types and attributes where Valkey wants ``$``, and it would wait
+for a 2 GB bulk that Valkey refuses at once. So the fast path trusts hiredis's
+result only after one cheap, exact check: the canonical encoding of the commands
+it returned (``hiredis.pack_command``, C code) must be a prefix of the bytes fed.
+Canonical bytes parse the same way in Valkey, so the commands are right.
+
+Everything else goes to the pure parser (``kaa.protocol.request``), which owns
+every error text:
+
+* a chunk that fails the check (or makes hiredis raise) is re-parsed whole by
+  the pure parser; the hiredis reader was at a command boundary when the chunk
+  arrived, and nothing from the chunk had been returned yet;
+* the unfinished command at the end of a chunk is handed to the pure parser,
+  which validates its headers as they arrive (early ``invalid bulk length``,
+  ``too big ...`` errors, the query-buffer accounting) and gives control back at
+  the next multibulk command boundary;
+* inline commands and clients that have not authenticated always use it.
+
+The hiredis reader is thus always empty between calls, and its bytes never need
+to be recovered.
+"""
+
+from __future__ import annotations
+
+from hiredis import HiredisError, Reader, pack_command
+
+from kaa.protocol.request import RequestParser
+
+
+class FastRequestParser:
+    """Same interface as :class:`RequestParser` (feed, error, authenticated, max_bulk,
+    held, pending_bytes)."""
+
+    __slots__ = ("reader", "pure", "in_pure", "error", "held")
+
+    def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
+        self.reader = _new_reader()
+        self.pure = RequestParser(max_bulk)
+        self.in_pure = False  # the pure parser holds unfinished input
+        self.error: str | None = None
+        self.held = False
+
+    # The limits live on the pure parser, which applies them.
+    @property
+    def authenticated(self) -> bool:
+        return self.pure.authenticated
+
+    @authenticated.setter
+    def authenticated(self, value: bool) -> None:
+        self.pure.authenticated = value
+
+    @property
+    def max_bulk(self) -> int:
+        return self.pure.max_bulk
+
+    @max_bulk.setter
+    def max_bulk(self, value: int) -> None:
+        self.pure.max_bulk = value
+
+    def pending_bytes(self) -> int:
+        return self.pure.pending_bytes() if self.in_pure else 0
+
+    def query_buffer_size(self) -> int:
+        return self.pure.query_buffer_size()
+
+    def resize_query_buffer(self, idle: float) -> None:
+        self.pure.resize_query_buffer(idle)
+
+    def peek(self, n: int) -> bytes:
+        return self.pure.peek(n) if self.in_pure else b""
+
+    def feed(self, data: bytes) -> list[list[bytes]]:
+        pure = self.pure
+        if self.in_pure or not pure.authenticated or self.error is not None:
+            # Unauthenticated clients go one command at a time (``held``), never
+            # stopping early for hiredis.
+            return self._pure_feed(data, pure.authenticated)
+        if data.count(b"*") < 2:
+            # At most one multibulk command: the pure parser's per-call cost is
+            # lower than hiredis plus the checks; hiredis wins on pipelines.
+            cmds = pure.feed(data)
+            if pure.buf or pure.mbulk or pure.need or pure.error is not None:
+                return self._after_pure(cmds)
+            return cmds
+        # One pass maps digits to '0' and the suspect type bytes to '+': hiredis
+        # must not see a huge aggregate header, since it allocates the list up
+        # front ("*2000000000" would cost gigabytes); the pure parser refuses
+        # those without allocating.
+        shape = data.translate(_SHAPE)
+        if b"*0000000" in shape:
+            return self._pure_feed(data, False)
+        suspect = b"+" in shape
+        if suspect and b"+0000000" in shape:
+            return self._pure_feed(data, False)
+        reader = self.reader
+        reader.feed(data)
+        try:
+            out: list[list[bytes]] = list(iter(reader.gets, _NEED))
+            if not out:  # only the start of a command: the pure parser follows it
+                self.reader = _new_reader()
+                return self._pure_feed(data, False)
+            if not reader.has_data():
+                # All bytes consumed, but maybe into a half-built command: a
+                # probe "*0" comes back as [] only from a reader between commands.
+                reader.feed(_PROBE)
+                if reader.gets() == [] and not suspect:
+                    # Only '*' and '$' headers can have made lists of bytes
+                    # here; the join raises TypeError for any other element
+                    # (nested array, integer, nil, error ...) or top-level
+                    # reply, except an empty top-level bulk string.
+                    _join(map(_join, out))
+                    if b"" in out:
+                        return self._fallback(data)
+                    if len(data) > pure.max_bulk and _has_longer_arg(out, pure.max_bulk):
+                        return self._fallback(data)
+                    if [] in out:  # "*0": nothing to run, as in Valkey
+                        out = [c for c in out if c]
+                    return out
+            # An unfinished command at the end, or bytes that may be other RESP
+            # types: compare with the canonical encoding, which also tells where
+            # the returned commands end.
+            enc = _join(map(pack_command, map(tuple, out)))  # type: ignore[arg-type]
+        except (HiredisError, TypeError):
+            return self._fallback(data)
+        n = len(enc)
+        if n == len(data):
+            if enc != data:
+                return self._fallback(data)
+            rest = b""
+        elif data.startswith(enc):
+            rest = data[n:]
+        else:
+            return self._fallback(data)
+        self.reader = _new_reader()  # it holds part of a command, or the probe's leftovers
+        if n > pure.max_bulk and _has_longer_arg(out, pure.max_bulk):
+            return self._fallback(data)
+        if [] in out:
+            out = [c for c in out if c]
+        if rest:
+            out.extend(self._pure_feed(rest, False))
+        return out
+
+    def _fallback(self, data: bytes) -> list[list[bytes]]:
+        """hiredis saw something unusual: the pure parser decides, from the chunk start."""
+        self.reader = _new_reader()
+        return self._pure_feed(data, False)
+
+    def _pure_feed(self, data: bytes, stop: bool) -> list[list[bytes]]:
+        return self._after_pure(self.pure.feed(data, stop))
+
+    def _after_pure(self, cmds: list[list[bytes]]) -> list[list[bytes]]:
+        """Follow the pure parser's state: keep it in charge or give hiredis the rest."""
+        pure = self.pure
+        self.held = pure.held
+        if pure.error is not None:
+            self.error = pure.error
+            self.in_pure = False
+            return cmds
+        if not pure.authenticated or pure.mbulk or pure.need:
+            self.in_pure = True
+        elif pure.stopped:
+            # Stopped before a multibulk command: hiredis takes over from there.
+            self.in_pure = False
+            cmds.extend(self.feed(pure.take_rest()))
+        else:
+            self.in_pure = bool(pure.buf)  # an unfinished inline line or header
+        return cmds
+
+
+# What gets() returns when no complete reply is buffered (a unique object, so
+# that iter() does not stop at a reply equal to False, such as 0).
+_NEED = object()
+
+
+def _new_reader() -> Reader:
+    return Reader(notEnoughData=_NEED)
+
+
+# "*0\r\n": an empty command, which a reader between commands returns as [].
+_PROBE = b"*0\r\n"
+# Type bytes that hiredis turns into bytes or lists like a bulk string or an
+# array would be: simple string, verbatim, big number, set, push, attribute, map.
+_SUSPECT = b"+=(~>|%"
+_SHAPE = bytes(
+    48 if 48 <= i <= 57 else 43 if i in _SUSPECT else i for i in range(256)
+)
+_join = b"".join
+
+
+def _has_longer_arg(cmds: list[list[bytes]], limit: int) -> bool:
+    return any(len(a) > limit for c in cmds for a in c)
