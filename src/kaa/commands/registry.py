@@ -76,15 +76,16 @@ class Command:
     usec: int = 0
     rejected_calls: int = 0
     failed_calls: int = 0
+    # INFO latencystats: microseconds -> calls (values >= 128 rounded up to 7 significant bits).
+    latency: dict[int, int] = field(default_factory=dict)
     # Precomputed hot-path booleans.
     is_write: bool = False
     is_denyoom: bool = False
     no_auth: bool = False
     acl_bit: int = 0
+    # "parent|sub" for subcommands; precomputed because the hot path reads it.
+    fullname: str = ""
 
-    @property
-    def fullname(self) -> str:
-        return f"{self.parent.name}|{self.name}" if self.parent else self.name
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Indexes of the key arguments in argv (COMMAND GETKEYS, ACL, cluster)."""
@@ -99,6 +100,12 @@ class Command:
         if last >= n:
             last = n - 1
         return list(range(self.first_key, last + 1, self.key_step or 1))
+
+
+def latency_bucket(us: int) -> int:
+    """Durations of 128us and more keep 7 significant bits (<1% error), like an HDR histogram."""
+    shift = us.bit_length() - 7
+    return (((us >> shift) + 1) << shift) - 1
 
 
 COMMANDS: dict[str, Command] = {}
@@ -150,6 +157,7 @@ def _mk(
         parent=parent,
         **kw,
     )
+    cmd.fullname = f"{parent.name}|{name}" if parent is not None else name
     cmd.is_write = "write" in fl
     cmd.is_denyoom = "denyoom" in fl
     cmd.no_auth = "no_auth" in fl

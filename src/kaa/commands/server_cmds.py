@@ -248,7 +248,7 @@ def install_config_hooks(srv: Server) -> None:
         _rebind(srv, cfg.port, list(new), "Failed to bind to specified addresses.")
 
     def latency(old: Any, new: Any) -> None:
-        srv.record_latency = info_mod.latency_recorder(srv) if new else None
+        srv.latency_tracking = bool(new)
 
     latency(None, cfg.latency_tracking)
     cfg.on_change("latency-tracking", latency)

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from kaa.commands.registry import Command, wrong_arity
+from kaa.commands.registry import Command, latency_bucket, wrong_arity
 from kaa.engine.blocking import handle_ready_keys
 from kaa.protocol.reply import NULL_ARRAY, ReplyError, encode2, encode3, encode_error
 from kaa.protocol.request import parser_class
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 # Client flags shown by CLIENT LIST (the letters Valkey prints).
 _NO_SUBCOMMAND: Any = None
+
+
+_perf_ns = time.perf_counter_ns
 
 
 class Client(asyncio.Protocol):
@@ -245,24 +248,10 @@ class Client(asyncio.Protocol):
         srv = self.server
         self.tot_cmds += 1
         cmd = srv.commands.get(argv[0])
-        if cmd is None:
-            cmd = srv.lookup_command(argv[0])
+        if cmd is None or cmd.subcommands:
+            cmd = self.resolve_command(cmd, argv)
             if cmd is None:
-                self.reject(srv.unknown_command_error(argv), None)
                 return
-        if cmd.subcommands:
-            if len(argv) == 1:
-                if cmd.handler is None:
-                    self.reject(wrong_arity(cmd.name), cmd)
-                    return
-            else:
-                sub = cmd.subcommands.get(argv[1].lower().decode("utf-8", "replace"))
-                if sub is None:
-                    if cmd.handler is None:
-                        self.reject(srv.unknown_subcommand_error(argv), cmd)
-                        return
-                else:
-                    cmd = sub
         arity = cmd.arity
         n = len(argv)
         if (arity > 0 and n != arity) or n < -arity:
@@ -299,12 +288,35 @@ class Client(asyncio.Protocol):
             # Serve clients blocked on keys this command (or EXEC, or script) made ready.
             handle_ready_keys(srv)
 
+    def resolve_command(self, cmd: Command | None, argv: list[bytes]) -> Command | None:
+        """The slow part of lookup: other letter cases, subcommands, and their errors."""
+        srv = self.server
+        if cmd is None:
+            cmd = srv.lookup_command(argv[0])
+            if cmd is None:
+                self.reject(srv.unknown_command_error(argv), None)
+                return None
+        if not cmd.subcommands:
+            return cmd
+        if len(argv) == 1:
+            if cmd.handler is None:
+                self.reject(wrong_arity(cmd.name), cmd)
+                return None
+            return cmd
+        sub = cmd.subcommands.get(argv[1].lower().decode("utf-8", "replace"))
+        if sub is None:
+            if cmd.handler is None:
+                self.reject(srv.unknown_subcommand_error(argv), cmd)
+                return None
+            return cmd
+        return sub
+
     def call(self, cmd: Command, argv: list[bytes]) -> None:
         srv = self.server
         ks = srv.keyspace
         dirty = ks.dirty
         self.cur_argv = argv
-        t0 = time.perf_counter_ns()
+        t0 = _perf_ns()
         try:
             reply = cmd.handler(self, argv)  # type: ignore[misc]
         except ReplyError as e:
@@ -313,7 +325,7 @@ class Client(asyncio.Protocol):
             srv.log_warning(f"Internal error running {cmd.fullname}: {e!r}")
             srv.log_exception()
             reply = ReplyError(f"ERR internal error: {type(e).__name__}: {e}")
-        dur = (time.perf_counter_ns() - t0) // 1000
+        dur = (_perf_ns() - t0) // 1000
         bs = self.block_state
         if bs is not None:  # a blocking command counts once, when it completes (engine.blocking)
             bs.usec += dur
@@ -321,9 +333,10 @@ class Client(asyncio.Protocol):
         if dur >= 0:
             cmd.calls += 1
             cmd.usec += dur
-            rec = srv.record_latency  # INFO latencystats; None when latency-tracking is off
-            if rec is not None:
-                rec(cmd, dur)
+            if srv.latency_tracking:
+                lat = cmd.latency
+                k = dur if dur < 128 else latency_bucket(dur)
+                lat[k] = lat.get(k, 0) + 1
         self.last_cmd = cmd.fullname
         if type(reply) is ReplyError:
             cmd.failed_calls += 1
@@ -389,7 +402,6 @@ _PUBSUB_CONTEXT = frozenset({
 })
 
 from kaa.protocol.reply import QUEUED as _QUEUED  # noqa: E402
-
 
 # The request parser class (hiredis-based when available; KAA_PURE_PARSER=1 forces
 # the pure-Python one) and the query buffer cap for unauthenticated clients.

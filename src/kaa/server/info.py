@@ -324,7 +324,12 @@ def _memory(srv: Server) -> Fields:
     net = used - startup
     dataset_perc = (dataset * 100.0 / net) if net > 0 else 0.0
     frag = rss / used if used else 0.0
-    lua = 31744
+    sc = getattr(srv, "scripting", None)
+    smem = sc.memory_info() if sc is not None else {}
+    lua = smem.get("used_memory_vm_eval", 31744)
+    vm_func = smem.get("used_memory_vm_functions", 0)
+    vm_total = lua + vm_func
+    scripts = smem.get("used_memory_scripts_eval", 0) + smem.get("used_memory_functions", 0)
     return [
         ("used_memory", used),
         ("used_memory_human", bytes_to_human(used)),
@@ -346,16 +351,16 @@ def _memory(srv: Server) -> Fields:
         ("used_memory_lua", lua),
         ("used_memory_vm_eval", lua),
         ("used_memory_lua_human", bytes_to_human(lua)),
-        ("used_memory_scripts_eval", 0),
-        ("number_of_cached_scripts", getattr(srv, "number_of_cached_scripts", 0)),
-        ("number_of_functions", getattr(srv, "number_of_functions", 0)),
-        ("number_of_libraries", getattr(srv, "number_of_libraries", 0)),
-        ("used_memory_vm_functions", 0),
-        ("used_memory_vm_total", lua),
-        ("used_memory_vm_total_human", bytes_to_human(lua)),
-        ("used_memory_functions", 0),
-        ("used_memory_scripts", 0),
-        ("used_memory_scripts_human", "0B"),
+        ("used_memory_scripts_eval", smem.get("used_memory_scripts_eval", 0)),
+        ("number_of_cached_scripts", smem.get("number_of_cached_scripts", 0)),
+        ("number_of_functions", smem.get("number_of_functions", 0)),
+        ("number_of_libraries", smem.get("number_of_libraries", 0)),
+        ("used_memory_vm_functions", vm_func),
+        ("used_memory_vm_total", vm_total),
+        ("used_memory_vm_total_human", bytes_to_human(vm_total)),
+        ("used_memory_functions", smem.get("used_memory_functions", 0)),
+        ("used_memory_scripts", scripts),
+        ("used_memory_scripts_human", bytes_to_human(scripts)),
         ("maxmemory", cfg.maxmemory),
         ("maxmemory_human", bytes_to_human(cfg.maxmemory)),
         ("maxmemory_policy", cfg.maxmemory_policy),
@@ -467,7 +472,7 @@ def _stats(srv: Server) -> Fields:
         ("expire_cycle_cpu_milliseconds", int(getattr(ks, "expire_cycle_cpu_ms", 0))),
         ("evicted_keys", ks.evicted_keys),
         ("evicted_clients", st.evicted_clients),
-        ("evicted_scripts", 0),
+        ("evicted_scripts", getattr(getattr(srv, "scripting", None), "evicted_scripts", 0)),
         ("total_eviction_exceeded_time", 0),
         ("current_eviction_exceeded_time", 0),
         ("keyspace_hits", ks.keyspace_hits),
@@ -582,71 +587,38 @@ def _errorstats(srv: Server) -> Fields:
             for k in sorted(errors, key=lambda s: s.encode("utf-8", "surrogateescape"))]
 
 
-class LatencyHistogram:
-    """Call durations (usec) in buckets of 7 significant bits (<1% error), like an HDR
-    histogram: ``value_at`` answers with the highest value of the matching bucket."""
-
-    __slots__ = ("counts", "total")
-
-    def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
-        self.total = 0
-
-    def add(self, us: int) -> None:
-        if us >= 128:
-            shift = us.bit_length() - 7
-            us = (((us >> shift) + 1) << shift) - 1
-        counts = self.counts
-        counts[us] = counts.get(us, 0) + 1
-        self.total += 1
-
-    def value_at(self, percentile: float) -> int:
-        need = max(1, -(-self.total * percentile // 100))
-        seen = 0
-        top = 0
-        for v in sorted(self.counts):
-            seen += self.counts[v]
-            top = v
-            if seen >= need:
-                break
-        return top
-
-
-# Histograms by id(command) (Command objects are unhashable dataclasses), per server.
-_HISTS: weakref.WeakKeyDictionary[Any, dict[int, tuple[Command, LatencyHistogram]]] = (
-    weakref.WeakKeyDictionary())
-
-
-def latency_recorder(server: Server) -> Callable[[Command, int], None]:
-    """The function Client.call feeds every command's duration while latency-tracking is on."""
-    hists = _HISTS.setdefault(server, {})
-
-    def record(cmd: Command, us: int) -> None:
-        entry = hists.get(id(cmd))
-        if entry is None:
-            entry = hists[id(cmd)] = (cmd, LatencyHistogram())
-        entry[1].add(us)
-
-    return record
+def latency_value_at(counts: dict[int, int], percentile: float) -> int:
+    """The highest value of the bucket where the percentile falls."""
+    total = sum(counts.values())
+    need = max(1, -(-total * percentile // 100))
+    seen = 0
+    top = 0
+    for v in sorted(counts):
+        seen += counts[v]
+        top = v
+        if seen >= need:
+            break
+    return top
 
 
 def reset_latency(server: Server) -> None:
-    hists = _HISTS.get(server)
-    if hists:
-        hists.clear()
+    for cmd in iter_all_commands():
+        cmd.latency.clear()
 
 
 def _latencystats(srv: Server) -> Fields:
-    hists = _HISTS.get(srv)
-    if not hists or not srv.config.latency_tracking:
+    if not srv.config.latency_tracking:
         return []
     out: Fields = []
     percentiles = srv.config.latency_tracking_info_percentiles
-    for cmd, h in hists.values():
+    for cmd in iter_all_commands():
+        h = cmd.latency
+        if not h:
+            continue
         parts = []
         for p in percentiles:
             ptxt = f"{p:f}".rstrip("0").rstrip(".")
-            parts.append(f"p{ptxt}={h.value_at(p):.3f}")
+            parts.append(f"p{ptxt}={latency_value_at(h, p):.3f}")
         out.append(("latency_percentiles_usec_" + safe_info_string(cmd.fullname), ",".join(parts)))
     return out
 

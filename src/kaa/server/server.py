@@ -103,8 +103,8 @@ class Server:
         self.exit_code = 0
         self.cron_loops = 0
         self.cron_paused = False  # DEBUG PAUSE-CRON
-        # Per-command latency histograms (INFO latencystats), set by server_cmds' config hooks.
-        self.record_latency: Callable[[Command, int], None] | None = None
+        # Feed Command.latency histograms (INFO latencystats); follows latency-tracking.
+        self.latency_tracking = False
         self.pause_until = 0.0
         self.pause_all = False
         self.paused_clients: list[Client] = []
