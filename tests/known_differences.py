@@ -54,6 +54,35 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "Valkey 8 (ZSCORE says '0'); Redis 7.0 keeps '-0'. Diff tests compare scores as numbers.",
     "zrank-withscore": "ZRANK/ZREVRANK ... WITHSCORE exist since 7.2: Redis 7.0 replies with an "
     "arity/syntax error, so diff tests do not send it.",
+    "bzpop-noscript": "BZPOPMIN/BZPOPMAX are flagged noscript in Redis 7.0 but not in Valkey 8 "
+    "(they act as non-blocking pops inside scripts).",
     "zrandmember-range-error": "ZRANDMEMBER with count -9223372036854775808 is 'value is out of "
     "range, value must between ...' in Valkey 8; Redis 7.0 words the range error differently.",
+    "stream-xinfo-consumers-inactive": "XINFO CONSUMERS has an 'inactive' field (ms since the last "
+    "successful read/claim, -1 if never) in Valkey 8 (Redis 7.2+), and 'idle' counts from the last "
+    "attempt; Redis 7.0 replies name/pending/idle only.",
+    "stream-xinfo-full-active-time": "XINFO STREAM FULL lists each consumer's 'active-time' next "
+    "to 'seen-time' in Valkey 8 (Redis 7.2+); Redis 7.0 has no such field.",
+    "stream-xread-plus": "XREAD ... STREAMS key + (the last entry) exists in Valkey 8 (Redis 7.4+); "
+    "Redis 7.0 says 'Invalid stream ID', and XREADGROUP with '+' gets Valkey's 'The + ID is "
+    "meaningless...' error instead of it.",
+    "stream-xread-unbalanced-error": "The unbalanced STREAMS error names the command as "
+    "'xread'/'xreadgroup' in Valkey 8 (\"Unbalanced 'xread' list of streams...\"); Redis 7.0 says "
+    "'Unbalanced XREAD list of streams...'.",
+    "stream-xsetid-max-deleted": "XSETID to an ID below the stream's max-deleted-entry-id fails "
+    "in Valkey 8 ('smaller than current max_deleted_entry_id'); Redis 7.0 accepts it.",
+    "stream-consumer-creation": "XREADGROUP, XCLAIM and XAUTOCLAIM create the named consumer "
+    "whenever they run in Valkey 8 (Redis 7.2+); Redis 7.0 creates it only when something is "
+    "read or claimed. Diff tests act for consumers that already exist.",
+    "stream-rdb-type-21": "Valkey 8 writes streams as RDB type 21 (STREAM_LISTPACKS_3: consumers "
+    "carry active-time) in RDB version 11; Redis 7.0 writes type 19, version 10. Kaa loads "
+    "types 15, 19 and 21; diff tests compare the decoded content of DUMP payloads.",
+    "bitcount-bitpos-arg-order": "BITCOUNT key start (no end) counts to the end in Valkey 8; "
+    "Redis 7.0 says 'syntax error'. Valkey 8 also validates BITCOUNT/BITPOS range arguments "
+    "before looking the key up, so a missing or non-string key still gets the syntax / "
+    "not-an-integer error; Redis 7.0 answers 0 / -1 / WRONGTYPE first.",
+    "geo-distance-rounding": "Valkey 8 prints distances as llrint(d * 10000) with four decimals "
+    "(fixedpoint_d2string); Redis 7.0 uses \"%.4f\" of d, so the last decimal can differ by one. "
+    "Valkey 8's BYBOX also measures the latitude offset along the meridian instead of a "
+    "haversine, so points on a box edge can be in or out differently.",
 }
