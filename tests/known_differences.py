@@ -85,4 +85,9 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "(fixedpoint_d2string); Redis 7.0 uses \"%.4f\" of d, so the last decimal can differ by one. "
     "Valkey 8's BYBOX also measures the latitude offset along the meridian instead of a "
     "haversine, so points on a box edge can be in or out differently.",
+    "hll-corrupt-run-overflow": "A corrupt sparse HyperLogLog whose runs overflow 16384 "
+    "registers: Valkey 8.0.1 (the reference build) stops at the first VAL opcode that would "
+    "overflow and accepts the value if the runs before it cover exactly 16384 registers. "
+    "Debian's Redis 7.0.15 carries the CVE-2025-32023 fix (also in Valkey 8.0.4+), which "
+    "rejects any overflowing run with INVALIDOBJ.",
 }

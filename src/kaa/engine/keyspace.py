@@ -440,6 +440,10 @@ class Keyspace:
         self.notifier: Callable[[int, str, bytes, int], None] | None = None
         self.propagate_expire: Callable[[Database, bytes], None] | None = None
         self.keymiss_notifier: Callable[[Database, bytes], None] | None = None
+        # The latency monitor's threshold in ms (0 = off) and its sink for the
+        # "expire-cycle" / "expire-del" events (set by the server's LATENCY module).
+        self.latency_threshold_ms = 0
+        self.latency_sink: Callable[[str, int], None] | None = None
         # Whole-database events: flush_hooks get the db id (-1 = all) after FLUSHDB /
         # FLUSHALL; swap_hooks get both ids after SWAPDB (WATCH, tracking, blocking).
         self.flush_hooks: list[Callable[[int], None]] = []
@@ -553,8 +557,15 @@ class Keyspace:
     def delete_expired(self, db: Database, key: bytes) -> None:
         """deleteExpiredKeyAndPropagate: delete, count, notify `expired`, propagate DEL/UNLINK."""
         self.expiring = True
+        timed = self.latency_threshold_ms
+        t0 = time.perf_counter() if timed else 0.0
         try:
             v = db.pop(key)
+            if timed and v is not None:
+                # Valkey times the deletion itself (freeing the value when not lazy).
+                if not self.lazyfree_lazy_expire:
+                    v = True  # drops the last reference: the value is freed here
+                self._latency_sample("expire-del", t0)
         finally:
             self.expiring = False
         if v is None:
@@ -612,7 +623,15 @@ class Keyspace:
         if seen:
             self.expired_stale_perc = stale / seen * 100
         self.expire_cycle_cpu_ms += (time.perf_counter() - t0) * 1000
+        if self.latency_threshold_ms:
+            self._latency_sample("expire-cycle", t0)
         return removed
+
+    def _latency_sample(self, event: str, t0: float) -> None:
+        """Report an event to the latency monitor if it lasted at least the threshold."""
+        ms = int((time.perf_counter() - t0) * 1000)
+        if ms >= self.latency_threshold_ms and self.latency_sink is not None:
+            self.latency_sink(event, ms)
 
     @staticmethod
     def _sample_avg_ttl(db: Database, now: int) -> None:

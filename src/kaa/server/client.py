@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kaa.commands.registry import Command, latency_bucket, wrong_arity
 from kaa.engine.blocking import handle_ready_keys
 from kaa.protocol.reply import NULL_ARRAY, ReplyError, encode2, encode3, encode_error
-from kaa.protocol.request import parser_class
+from kaa.protocol.request import log_reason, parser_class
 from kaa.server.watch import exec_abort
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ class Client(asyncio.Protocol):
         "argv_mem", "cur_argv", "monitor", "protected",
         # transactions, Pub/Sub context, output buffer limits (kaa.server.watch/pubsub/obuf)
         "dirty_cas", "pubsub_ctx", "obuf_limit", "obuf_soft_since",
+        # the ACL user (kaa.security.acl.User) whose permissions apply
+        "acl_user",
     )
 
     def __init__(self, server: Server, unix: bool = False) -> None:
@@ -65,6 +67,7 @@ class Client(asyncio.Protocol):
         self.last_interaction = self.ctime
         self.authenticated = not server.auth_required()
         self.user = "default"
+        self.acl_user: Any = server.acl.default
         self.out: list[bytes] = []
         self.closing = False
         self.close_after_reply = False
@@ -158,12 +161,7 @@ class Client(asyncio.Protocol):
         """Valkey's handleQbLimitReached: log, count, close without a reply."""
         srv = self.server
         head = (self.parser.peek(64) + data)[:64]
-        try:
-            from kaa.commands.client_cmds import client_info_line
-
-            info = client_info_line(self, time.time())
-        except Exception:  # the log line must not fail the close
-            info = self.describe()
+        info = self.info_line()
         srv.log_warning(
             f"Closing client that reached max query buffer length: {info} "
             f"(qbuf initial bytes: {_sds_repr(head)})"
@@ -216,10 +214,11 @@ class Client(asyncio.Protocol):
         self.closing = True
 
     def protocol_error(self, msg: str) -> None:
-        self.server.stats.total_error_replies += 1
-        self.server.count_error("ERR")
+        srv = self.server
+        srv.count_error("ERR")  # counts total_error_replies too
         self.out.append(encode_error("ERR " + msg))
-        self.server.log_verbose(f"Protocol error ({msg}) from client: {self.describe()}")
+        if srv.log_enabled(1):
+            srv.log_verbose(f"Protocol error ({log_reason(msg)}) from client: {self.info_line()}. ")
         self.close_after_reply = True
         self.flush()
         self.close()
@@ -240,13 +239,15 @@ class Client(asyncio.Protocol):
         pending = self.pending
         while pending and not (self.blocked or self.paused or self.closing):
             self.process(pending.popleft())
+            if self.close_after_reply:  # QUIT: what follows is never run
+                pending.clear()
+                break
         if self.out:
             self.flush()
 
     def process(self, argv: list[bytes]) -> None:
         """Run one command through every stage and queue its reply."""
         srv = self.server
-        self.tot_cmds += 1
         cmd = srv.commands.get(argv[0])
         if cmd is None or cmd.subcommands:
             cmd = self.resolve_command(cmd, argv)
@@ -257,7 +258,7 @@ class Client(asyncio.Protocol):
         if (arity > 0 and n != arity) or n < -arity:
             self.reject(wrong_arity(cmd.fullname), cmd)
             return
-        if not self.authenticated and not cmd.no_auth:
+        if not self.authenticated and not cmd.no_auth and srv.auth_required():
             self.reject(ReplyError("NOAUTH Authentication required."), cmd)
             return
         if srv.gate is not None:
@@ -333,6 +334,10 @@ class Client(asyncio.Protocol):
         if dur >= 0:
             cmd.calls += 1
             cmd.usec += dur
+            # Valkey counts a command once it ran (not while blocked, not when
+            # refused), for the client whose request it serves (a script's caller).
+            cur = srv.current_client
+            (self if cur is None else cur).tot_cmds += 1
             if srv.latency_tracking:
                 lat = cmd.latency
                 k = dur if dur < 128 else latency_bucket(dur)
@@ -347,8 +352,8 @@ class Client(asyncio.Protocol):
                     self.reply_mode = 0
             else:
                 self.out.append(self.enc(reply))
-        if dur >= srv.slowlog_threshold >= 0 and "skip_slowlog" not in cmd.flags:
-            srv.slowlog_add(self, argv, dur)
+        if dur >= srv.slow_watch:  # slowlog and latency monitor (one test when both are off)
+            srv.slow_command(self, cmd, argv, dur)
         if srv.monitors and "skip_monitor" not in cmd.flags and "admin" not in cmd.flags and (
             bs is None or not bs.reprocessing
         ):
@@ -374,6 +379,15 @@ class Client(asyncio.Protocol):
             else:
                 self.multi_error = True
         self.add_reply(err)
+
+    def info_line(self) -> str:
+        """This client as a CLIENT LIST line (Valkey's catClientInfoString), for logs."""
+        try:
+            from kaa.commands.client_cmds import client_info_line
+
+            return client_info_line(self, time.time())
+        except Exception:  # a log line must never fail its caller
+            return self.describe()
 
     def describe(self) -> str:
         return f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} name={self.name.decode('utf-8', 'replace')}"

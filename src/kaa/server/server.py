@@ -52,6 +52,10 @@ class Stats:
         self.unexpected_error_replies = 0
         self.io_reads_processed = 0
         self.io_writes_processed = 0
+        self.acl_access_denied_auth = 0
+        self.acl_access_denied_cmd = 0
+        self.acl_access_denied_key = 0
+        self.acl_access_denied_channel = 0
 
 
 class SlowlogEntry:
@@ -92,6 +96,10 @@ class Server:
         self.slowlog: deque[SlowlogEntry] = deque()
         self.slowlog_next_id = 0
         self.slowlog_threshold = cfg.slowlog_log_slower_than
+        # Commands lasting at least slow_watch us go through slow_command (slowlog,
+        # latency monitor); kept by kaa.commands.latency, huge when both are off.
+        self.slow_watch = 0
+        self.latency_monitor: Any = None
         # Propagation sinks (AOF, replicas) receive (dbid, argv) of every write.
         self.sinks: list[Callable[[int, list[bytes]], None]] = []
         self.propagating = False
@@ -103,6 +111,8 @@ class Server:
         self.exit_code = 0
         self.cron_loops = 0
         self.cron_paused = False  # DEBUG PAUSE-CRON
+        self._cron_ring: list[Client] = []  # clients_cron's round over the clients
+        self._cron_pos = 0
         # Feed Command.latency histograms (INFO latencystats); follows latency-tracking.
         self.latency_tracking = False
         self.pause_until = 0.0
@@ -146,6 +156,14 @@ class Server:
         # EVAL/FUNCTION state (works without lupa: the commands then say it is unavailable).
         self.scripting: Any = None
         __import__("kaa.scripting", fromlist=["install"]).install(self)
+        # ACL users, AUTH, the permission gate (kaa.security); TLS listeners (kaa.security.tls).
+        self.acl: Any = None
+        self.user_exists: Callable[[str], bool] | None = None
+        self.script_acl_check: Callable[..., str | None] | None = None
+        self.script_acl_allowed: Callable[..., bool] | None = None
+        self.acl_full_key_access: Callable[..., bool] | None = None
+        self.tls: Any = None
+        __import__("kaa.security", fromlist=["install"]).install(self)
 
     # ---- command table ---------------------------------------------------
     def build_command_table(self) -> None:
@@ -168,20 +186,22 @@ class Server:
         return self._lower_table.get(name.lower())
 
     def unknown_command_error(self, argv: list[bytes]) -> ReplyError:
-        args = ""
+        # Valkey formats each argument with '%.*s' (up to 128 bytes in all): a C string,
+        # cut at its first NUL byte; raw bytes survive (surrogateescape).
+        args = b""
         for a in argv[1:]:
             if len(args) >= 128:
                 break
-            s = a.decode("utf-8", "replace")[: 128 - len(args)]
-            args += f"'{s}' "
-        name = argv[0].decode("utf-8", "replace")[:128]
-        return ReplyError(f"ERR unknown command '{name}', with args beginning with: {args}")
+            args += b"'" + a.split(b"\0", 1)[0][: 128 - len(args)] + b"' "
+        name = argv[0].split(b"\0", 1)[0][:128]
+        text = b"ERR unknown command '" + name + b"', with args beginning with: " + args
+        return ReplyError(text.decode("utf-8", "surrogateescape"))
 
     def unknown_subcommand_error(self, argv: list[bytes]) -> ReplyError:
-        sub = argv[1].decode("utf-8", "replace")[:128]
-        return ReplyError(
-            f"ERR unknown subcommand '{sub}'. Try {argv[0].decode('utf-8', 'replace').upper()} HELP."
-        )
+        sub = argv[1].split(b"\0", 1)[0][:128]  # '%.128s' of a C string
+        name = argv[0].split(b"\0", 1)[0].upper()  # bytes.upper(): ASCII only, like toupper
+        text = b"ERR unknown subcommand '" + sub + b"'. Try " + name + b" HELP."
+        return ReplyError(text.decode("utf-8", "surrogateescape"))
 
     def refresh_gate(self) -> None:
         """Recompute the combined pre-execution check from the active gates."""
@@ -207,26 +227,16 @@ class Server:
         return self._next_id
 
     def auth_required(self) -> bool:
-        return bool(self.config.requirepass)
+        """Valkey's authRequired for a client that has not authenticated: the default
+        user has a password or is disabled."""
+        return self.acl.auth_required()  # type: ignore[no-any-return]
 
     def default_user_has_password(self) -> bool:
-        return bool(self.config.requirepass)
+        return not self.acl.default.nopass
 
     def authenticate(self, c: Client, user: bytes, password: bytes) -> None:
-        """Check credentials (requirepass for the default user); WRONGPASS on failure.
-
-        The ACL layer replaces this with per-user checks."""
-        import hmac
-
-        req = self.config.requirepass
-        ok = user == b"default" and (
-            not req or hmac.compare_digest(password, req.encode("utf-8", "surrogateescape"))
-        )
-        if not ok:
-            raise ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
-        c.authenticated = True
-        c.parser.authenticated = True
-        c.user = user.decode("utf-8", "replace")
+        """AUTH / HELLO AUTH: log in as an ACL user, or WRONGPASS (logged in ACL LOG)."""
+        self.acl.authenticate(c, user, password)
 
     def validate_client_name(self, name: bytes) -> None:
         for ch in name:
@@ -251,6 +261,7 @@ class Server:
         c.authenticated = not self.auth_required()
         c.parser.authenticated = c.authenticated
         c.user = "default"
+        c.acl_user = self.acl.default
 
     def client_connected(self, c: Client) -> None:
         self.stats.total_connections_received += 1
@@ -262,7 +273,7 @@ class Server:
                 c.transport.close()
             c.closing = True
             return
-        if cfg.protected_mode and not self.auth_required() and not c.unix and not _is_loopback(c.addr):
+        if cfg.protected_mode and self.acl.default.nopass and not c.unix and not _is_loopback(c.addr):
             self.stats.rejected_connections += 1
             if c.transport is not None:
                 c.transport.write(PROTECTED_MODE_DENIED)
@@ -336,6 +347,14 @@ class Server:
         while len(self.slowlog) > maxlen:
             self.slowlog.pop()
 
+    def slow_command(self, c: Client, cmd: Command, argv: list[bytes], dur: int) -> None:
+        """A command ran for ``dur`` us >= slow_watch: slowlog entry and latency event."""
+        if dur >= self.slowlog_threshold >= 0 and "skip_slowlog" not in cmd.flags:
+            self.slowlog_add(c, argv, dur)
+        mon = self.latency_monitor
+        if mon is not None:
+            mon.add_if_needed("fast-command" if "fast" in cmd.flags else "command", dur // 1000)
+
     def feed_monitors(self, c: Client, argv: list[bytes]) -> None:
         t = time.time()
         args = " ".join('"' + _repr_arg(a) + '"' for a in argv)
@@ -373,6 +392,10 @@ class Server:
             except OSError as e:
                 print(f"Can't open the log file: {e.strerror}", file=sys.stderr)
                 raise SystemExit(1) from e
+
+    def log_enabled(self, level: int) -> bool:
+        """Whether a message at ``level`` would be written (skip building costly ones)."""
+        return level >= LOG_LEVELS.get(self.config.loglevel, 2)
 
     def log(self, level: int, msg: str) -> None:
         if level < LOG_LEVELS.get(self.config.loglevel, 2):
@@ -450,6 +473,14 @@ class Server:
                 await self.close_listeners()
                 raise
             self.servers.append(srv)
+        if self.tls is not None and self.tls.needed():
+            try:
+                await self.tls.start()  # logs why when TLS can't be set up
+            except OSError:
+                await self.close_listeners()
+                raise
+            if self.tls.port:
+                self.log_notice("Ready to accept connections tls")
         self._cron_handle = self.loop.call_later(1 / max(1, cfg.hz), self._cron)
 
     def actual_port(self) -> int:
@@ -465,6 +496,8 @@ class Server:
         for s in self.servers:
             s.close()
         self.servers = []
+        if self.tls is not None:
+            self.tls.close()
 
     def _cron(self) -> None:
         assert self.loop is not None
@@ -499,10 +532,33 @@ class Server:
                 ):
                     self.log_verbose("Closing idle client")
                     c.close()
+        if self.clients:
+            self.clients_cron(now)
         if self.pause_until and now >= self.pause_until:
             self.unpause()
         for hook in self.cron_hooks:
             hook(self)
+
+    def clients_cron(self, now: float) -> None:
+        """Valkey's clientsCron: visit a slice of the clients each run (all of them about
+        once a second, at least 5 per run) and shrink idle or oversized query buffers."""
+        ring = self._cron_ring
+        pos = self._cron_pos
+        n = len(self.clients)
+        budget = min(n, max(n // max(1, self.config.hz), 5))
+        inow = int(now)
+        while budget:
+            if pos >= len(ring):
+                ring = self._cron_ring = list(self.clients.values())
+                pos = 0
+                if not ring:
+                    break
+            c = ring[pos]
+            pos += 1
+            budget -= 1
+            if not c.closing:
+                c.parser.resize_query_buffer(inow - int(c.last_interaction))
+        self._cron_pos = pos
 
     def total_commands(self) -> int:
         return sum(c.tot_cmds for c in self.clients.values()) + self.stats.total_commands_processed
@@ -595,19 +651,22 @@ class Server:
         return __version__, VALKEY_VERSION
 
 
+# Valkey 8's text, word for word: it names no product, so it is honest for Kaa too, and
+# clients that match on it (or just on "-DENIED") see exactly what Valkey sends.
 PROTECTED_MODE_DENIED = (
-    b"-DENIED Kaa is running in protected mode because protected mode is enabled and no "
-    b"password is set for the default user. In this mode connections are only accepted from "
-    b"the loopback interface. If you want to connect from external computers to Kaa you may "
-    b"adopt one of the following solutions: 1) Just disable protected mode sending the command "
-    b"'CONFIG SET protected-mode no' from the loopback interface by connecting to Kaa from the "
-    b"same host the server is running, however MAKE SURE Kaa is not publicly accessible from "
-    b"internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
-    b"you can just disable the protected mode by editing the Kaa configuration file, and setting "
-    b"the protected mode option to 'no', and then restarting the server. 3) If you started the "
-    b"server manually just for testing, restart it with the '--protected-mode no' option. 4) "
-    b"Set up an authentication password for the default user. NOTE: You only need to do one of "
-    b"the above things in order for the server to start accepting connections from the outside.\r\n"
+    b"-DENIED Running in protected mode because protected mode is enabled and no password "
+    b"is set for the default user. In this mode connections are only accepted from the "
+    b"loopback interface. If you want to connect from external computers, you may adopt one "
+    b"of the following solutions: 1) Just disable protected mode sending the command "
+    b"'CONFIG SET protected-mode no' from the loopback interface by connecting from the same "
+    b"host the server is running, however MAKE SURE it's not publicly accessible from "
+    b"internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) "
+    b"Alternatively you can just disable the protected mode by editing the configuration "
+    b"file, and setting the protected mode option to 'no', and then restarting the server. "
+    b"3) If you started the server manually just for testing, restart it with the "
+    b"'--protected-mode no' option. 4) Set up an authentication password for the default "
+    b"user. NOTE: You only need to do one of the above things in order for the server to "
+    b"start accepting connections from the outside.\r\n"
 )
 
 
