@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from kaa.protocol.reply import ReplyError
+from kaa.types.doubles import string2d
 
 LLONG_MIN = -(2**63)
 LLONG_MAX = 2**63 - 1
@@ -65,33 +66,8 @@ def parse_positive(s: bytes, name: str) -> int:
 
 
 def parse_float_or_none(s: bytes | bytearray) -> float | None:
-    """string2d / strtold rules: no spaces, 'inf'/'-inf' allowed, NaN refused."""
-    if not s or s[0] in b" \t\n\r\v\f" or s[-1] in b" \t\n\r\v\f":
-        return None
-    try:
-        text = bytes(s).decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    if "_" in text:
-        return None
-    low = text.lower()
-    if low in ("inf", "+inf", "infinity", "+infinity"):
-        return math.inf
-    if low in ("-inf", "-infinity"):
-        return -math.inf
-    if "n" in low and ("nan" in low):
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        # C's strtod also accepts hex floats like 0x1p3.
-        try:
-            v = float.fromhex(text)
-        except ValueError:
-            return None
-    if v != v:
-        return None
-    return v
+    """Valkey's string2d: the whole argument is a C double; no spaces, NaN, overflow or underflow."""
+    return string2d(bytes(s))
 
 
 def parse_float(s: bytes | bytearray, err: ReplyError = ERR_NOT_FLOAT) -> float:

@@ -123,15 +123,19 @@ class Client(asyncio.Protocol):
         self.tot_net_in += len(data)
         self.last_interaction = time.time()
         parser = self.parser
+        srv = self.server
+        if not srv.in_cycle:  # event loop metrics (Server.begin_cycle)
+            srv.begin_cycle()
         # Valkey checks the query buffer (unparsed bytes plus this read) before
         # running anything from it, and closes without a reply.
-        limit = self.server.config.client_query_buffer_limit
+        limit = srv.config.client_query_buffer_limit
         if not self.authenticated and limit > _UNAUTH_QUERY_BUFFER_LIMIT:
             limit = _UNAUTH_QUERY_BUFFER_LIMIT
         if len(data) + parser.pending_bytes() > limit:
             self.query_buffer_limit_reached(data)
             return
         cmds = parser.feed(data)
+        srv.loop_stats.cmds += len(cmds)
         while True:
             if self.pending or self.blocked or self.paused:
                 self.pending.extend(cmds)
@@ -321,6 +325,9 @@ class Client(asyncio.Protocol):
         try:
             reply = cmd.handler(self, argv)  # type: ignore[misc]
         except ReplyError as e:
+            # Shared error constants are raised again and again: drop the frames
+            # each raise would otherwise chain onto them.
+            e.__traceback__ = None
             reply = e
         except Exception as e:  # a bug must not take the server down
             srv.log_warning(f"Internal error running {cmd.fullname}: {e!r}")
@@ -345,7 +352,7 @@ class Client(asyncio.Protocol):
         self.last_cmd = cmd.fullname
         if type(reply) is ReplyError:
             cmd.failed_calls += 1
-            srv.count_error(reply.code)
+            srv.count_error(reply.code, reply.custom)
         if reply is not _NO_REPLY:
             if self.reply_mode:
                 if self.reply_mode == 2:
