@@ -99,11 +99,14 @@ def _multi_mem(c: Any) -> int:
 
 def client_info_line(c: Any, now: float, current_cmd: str | None = None) -> str:
     """One CLIENT LIST line, fields in Valkey 8's order (no trailing newline)."""
-    qbuf = c.parser.pending_bytes()
+    parser = c.parser
+    qbuf = parser.pending_bytes()
+    # the modelled private query buffer (0 while the client reads into the shared one)
+    qsize = max(parser.query_buffer_size(), qbuf)
     obuf = sum(len(b) for b in c.out)
     argv_mem = c.argv_mem
     multi_mem = _multi_mem(c)
-    tot_mem = 1024 + qbuf + obuf + argv_mem + multi_mem + 20_000
+    tot_mem = 1024 + qsize + obuf + argv_mem + multi_mem + 20_000
     tr = c.tracking
     redir = getattr(tr, "redirect", -1) if tr else -1
     return (
@@ -112,7 +115,7 @@ def client_info_line(c: Any, now: float, current_cmd: str | None = None) -> str:
         f"age={int(now - c.ctime)} idle={int(now - c.last_interaction)} flags={client_flags(c)} "
         f"db={c.db.id} sub={len(c.subscriptions)} psub={len(c.psubscriptions)} "
         f"ssub={len(c.ssubscriptions)} multi={len(c.multi) if c.multi is not None else -1} "
-        f"watch={len(c.watched) if c.watched else 0} qbuf={qbuf} qbuf-free={0 if not qbuf else 16384} "
+        f"watch={len(c.watched) if c.watched else 0} qbuf={qbuf} qbuf-free={qsize - qbuf} "
         f"argv-mem={argv_mem} multi-mem={multi_mem} rbs=1024 rbp={min(1024, obuf) if obuf else 0} "
         f"obl={obuf} oll=0 omem=0 tot-mem={tot_mem} events=r "
         f"cmd={current_cmd or c.last_cmd} user={c.user} redir={redir} resp={c.resp} "
@@ -445,7 +448,6 @@ def pause_gate(c: Any, cmd: Command, argv: list[bytes]) -> ReplyError | None:
     from kaa.server.client import POSTPONED
 
     c.pending.appendleft(argv)
-    c.tot_cmds -= 1  # counted again when the command really runs
     if not c.paused:
         c.paused = True
         srv.paused_clients.append(c)

@@ -7,12 +7,16 @@ from typing import Any
 from kaa import VALKEY_VERSION
 from kaa.commands.args import parse_db_index, parse_int_or_none
 from kaa.commands.registry import command, wrong_arity
+from kaa.commands.server_cmds import arg
 from kaa.protocol.reply import OK, PONG, Raw, ReplyError
+from kaa.server.info import REDIS_COMPAT_VERSION
 
 _PONG_BULK = b"pong"
 
 
 @command("ping", -1, "fast sentinel", "connection", group="connection", since="1.0.0",
+         tips=("request_policy:all_shards", "response_policy:all_succeeded"), complexity="O(1)",
+         arguments=(arg("message", "string", optional=True),),
          summary="Returns the server's liveliness response.")
 def ping(c: Any, argv: list[bytes]) -> Any:
     if len(argv) > 2:
@@ -24,7 +28,8 @@ def ping(c: Any, argv: list[bytes]) -> Any:
     return PONG
 
 
-@command("echo", 2, "fast", "connection", group="connection", since="1.0.0",
+@command("echo", 2, "fast loading stale", "connection", group="connection", since="1.0.0",
+         complexity="O(1)", arguments=(arg("message", "string"),),
          summary="Returns the given string.")
 def echo(c: Any, argv: list[bytes]) -> Any:
     return argv[1]
@@ -32,13 +37,15 @@ def echo(c: Any, argv: list[bytes]) -> Any:
 
 @command("quit", -1, "allow_busy noscript loading stale fast no_auth", "connection",
          group="connection", since="1.0.0", summary="Closes the connection.",
-         deprecated_since="7.2.0", doc_flags=("deprecated",))
+         deprecated_since="7.2.0", doc_flags=("deprecated",), complexity="O(1)",
+         replaced_by="just closing the connection")
 def quit_(c: Any, argv: list[bytes]) -> Any:
     c.close_after_reply = True
     return OK
 
 
 @command("select", 2, "loading stale fast", "connection", group="connection", since="1.0.0",
+         complexity="O(1)", arguments=(arg("index", "integer"),),
          summary="Changes the selected database.")
 def select(c: Any, argv: list[bytes]) -> Any:
     srv = c.server
@@ -50,12 +57,17 @@ def select(c: Any, argv: list[bytes]) -> Any:
 
 
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy", "connection",
-         group="connection", since="1.0.0", summary="Authenticates the connection.")
+         group="connection", since="1.0.0", summary="Authenticates the connection.",
+         complexity="O(N) where N is the number of passwords defined for the user",
+         history=(("6.0.0", "Added ACL style (username and password)."),),
+         arguments=(arg("username", "string", optional=True, since="6.0.0"),
+                    arg("password", "string")))
 def auth(c: Any, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise ReplyError("ERR syntax error")
     if len(argv) == 2:
         user, password = b"default", argv[1]
+        argv[1] = REDACTED  # SLOWLOG and MONITOR never see credentials
         if not c.server.default_user_has_password():
             raise ReplyError(
                 "ERR AUTH <password> called without any password configured for the default "
@@ -63,12 +75,16 @@ def auth(c: Any, argv: list[bytes]) -> Any:
             )
     else:
         user, password = argv[1], argv[2]
+        argv[1] = argv[2] = REDACTED
     c.server.authenticate(c, user, password)
     return OK
 
 
+REDACTED = b"(redacted)"
+
+
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", "connection",
-         group="connection", since="6.2.0", summary="Resets the connection.")
+         group="connection", since="6.2.0", summary="Resets the connection.", complexity="O(1)")
 def reset(c: Any, argv: list[bytes]) -> Any:
     c.server.reset_client(c)
     return _RESET
@@ -78,7 +94,14 @@ _RESET = Raw(b"+RESET\r\n")
 
 
 @command("hello", -1, "noscript loading stale fast no_auth allow_busy", "connection",
-         group="connection", since="6.0.0",
+         group="connection", since="6.0.0", complexity="O(1)",
+         history=(("6.2.0", "`protover` made optional; when called without arguments the command "
+                            "reports the current connection's context."),),
+         arguments=(arg("arguments", "block", optional=True, args=(
+             arg("protover", "integer"),
+             arg("auth", "block", token="AUTH", optional=True, args=(
+                 arg("username", "string"), arg("password", "string"))),
+             arg("clientname", "string", token="SETNAME", optional=True))),),
          summary="Handshakes with the server.")
 def hello(c: Any, argv: list[bytes]) -> Any:
     srv = c.server
@@ -98,9 +121,11 @@ def hello(c: Any, argv: list[bytes]) -> Any:
         more = len(argv) - i - 1
         if opt == b"auth" and more >= 2:
             user, password = argv[i + 1], argv[i + 2]
+            argv[i + 1] = argv[i + 2] = REDACTED
             i += 3
         elif opt == b"setname" and more >= 1:
             name = argv[i + 1]
+            srv.validate_client_name(name)  # each SETNAME is checked as it is parsed
             i += 2
         else:
             raise ReplyError(f"ERR Syntax error in HELLO option '{argv[i].decode('utf-8', 'replace')}'")
@@ -113,13 +138,13 @@ def hello(c: Any, argv: list[bytes]) -> Any:
             "select the RESP protocol version at the same time"
         )
     if name is not None:
-        srv.validate_client_name(name)
         c.name = name
     if ver:
         c.set_resp(ver)
+    compat = srv.config.extended_redis_compatibility  # Valkey 8: pose as Redis 7.2
     return {
-        b"server": b"valkey",
-        b"version": VALKEY_VERSION.encode(),
+        b"server": b"redis" if compat else b"valkey",
+        b"version": (REDIS_COMPAT_VERSION if compat else VALKEY_VERSION).encode(),
         b"proto": c.resp,
         b"id": c.id,
         b"mode": b"cluster" if srv.config.cluster_enabled else b"standalone",

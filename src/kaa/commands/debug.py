@@ -676,36 +676,22 @@ def _replicate(c: Any, argv: list[bytes]) -> Any:
 @_sub("reload", _ge(2))
 def _reload(c: Any, argv: list[bytes]) -> Any:
     flush = save = True
+    merge = False
     for opt in argv[2:]:
         o = opt.lower()
         if o == b"merge":
-            pass
+            merge = True
         elif o == b"noflush":
             flush = False
         elif o == b"nosave":
             save = False
         else:
             raise ReplyError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
-    srv = c.server
-    p = getattr(srv, "persistence", None)
+    p = getattr(c.server, "persistence", None)
     if p is None:
         # Without RDB support there is nothing to reload from.
         raise ReplyError("ERR Error trying to load the RDB dump, check server logs.")
-    if save:
-        try:
-            p.save_file()
-        except Exception as e:
-            srv.log_warning(f"DEBUG RELOAD save failed: {e}")
-            raise ReplyError("ERR") from None
-    if flush:
-        for db in srv.keyspace.dbs:
-            db.flush()
-    try:
-        p.load_file()
-    except Exception as e:
-        srv.log_warning(f"DEBUG RELOAD load failed: {e}")
-        raise ReplyError("ERR Error trying to load the RDB dump, check server logs.") from None
-    srv.log_notice("DB reloaded by DEBUG RELOAD")
+    p.debug_reload(save, flush, merge)  # kaa.persistence.snapshot: Valkey's steps and errors
     return OK
 
 

@@ -512,9 +512,17 @@ def flushdb(c: Any, argv: list[bytes]) -> Any:
          summary="Removes all keys from all databases.")
 def flushall(c: Any, argv: list[bytes]) -> Any:
     lazy = _flush_lazy(c, argv)
-    ks = c.server.keyspace
+    srv = c.server
+    ks = srv.keyspace
     before = ks.dirty
     ks.dirty += ks.flush_all(lazy)
+    # flushAllDataAndResetRDB: a snapshot in progress is now stale; with save points
+    # configured the empty dataset is saved at once (which also zeroes the dirty count).
+    p = srv.persistence
+    if p.child_type == "rdb":
+        p.kill_child()
+    if srv.config.save:
+        p.save()
     _force_propagation(c, argv, before)
     return OK
 

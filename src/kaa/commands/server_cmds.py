@@ -210,6 +210,8 @@ def reset_stats(srv: Server) -> None:
     st.total_net_input_bytes = -sum(c.tot_net_in for c in clients)
     st.total_net_output_bytes = -sum(c.tot_net_out for c in clients)
     srv.ops_samples.clear()
+    srv.el_samples.clear()
+    srv.loop_stats.reset()
     ks = srv.keyspace
     ks.reset_stats()
     for cmd in info_mod.iter_all_commands():
@@ -258,6 +260,9 @@ def install_config_hooks(srv: Server) -> None:
     cfg.on_change("slowlog-max-len", slowlog_len)
     cfg.on_change("port", port)
     cfg.on_change("bind", bind)
+    from kaa.commands import latency as latency_mod
+
+    latency_mod.install(srv)  # the latency monitor and Server.slow_watch
 
 
 def _rebind(srv: Server, port: int, binds: list[str], errmsg: str) -> None:
@@ -324,10 +329,31 @@ def _ordered(flags: Iterable[str], order: Sequence[str]) -> list[str]:
 
 
 def is_movable(cmd: Command) -> bool:
-    """Keys found by a function or by keyword/keynum specs: Valkey's movablekeys flag."""
-    if "movablekeys" in cmd.flags or cmd.keys_fn is not None:
+    """Valkey's movablekeys flag (populateCommandLegacyRangeSpec): some key spec is not a
+    plain range from an index (keyword or unknown begin, keynum, step > 1, gaps) or is
+    INCOMPLETE. Only key specs decide; a command without specs is movable if it finds
+    its keys with a function."""
+    if "movablekeys" in cmd.flags:
         return True
-    return any(s.begin_keyword is not None or s.keynum is not None for s in cmd.key_specs)
+    specs = cmd.key_specs
+    if not specs:
+        return cmd.keys_fn is not None
+    if len(specs) == 1 and specs[0].begin_index is not None and specs[0].keynum is None:
+        # one range spec (any step, e.g. MSET): the legacy triple describes it
+        return any(f.lower() == "incomplete" for f in specs[0].flags)
+    prev_last = 0
+    for s in specs:
+        if s.begin_index is None or s.keynum is not None:
+            return True
+        if s.step != 1 or (prev_last and prev_last != s.begin_index - 1):
+            return True
+        if any(f.lower() == "incomplete" for f in s.flags):
+            return True
+        last = s.last + s.begin_index if s.last >= 0 else s.last
+        # Valkey compares lastkey as unsigned: a negative (to the end) range wins.
+        if prev_last >= 0 and (last < 0 or last > prev_last):
+            prev_last = last
+    return False
 
 
 def command_flags(cmd: Command) -> list[str]:
@@ -400,7 +426,9 @@ def _docs_args(args: Iterable[dict[str, Any]]) -> list[Any]:
             m.append((b"display_text", str(a.get("display_text") or a.get("display") or a["name"]).encode()))
         if a.get("key_spec_index") is not None:
             m.append((b"key_spec_index", int(a["key_spec_index"])))
-        for k in ("token", "summary", "since", "deprecated_since"):
+        if a.get("token") is not None:  # MIGRATE's '""' token is shown empty, but present
+            m.append((b"token", str(a["token"]).encode()))
+        for k in ("summary", "since", "deprecated_since"):
             if a.get(k):
                 m.append((k.encode(), str(a[k]).encode()))
         flags = list(a.get("flags") or ())
@@ -601,7 +629,9 @@ def keys_with_flags(cmd: Command, argv: list[bytes]) -> list[tuple[int, tuple[st
         except Exception:  # a malformed call has no keys, like Valkey's getkeys procs
             return []
         by_pos = dict(_keys_from_specs(usable, argv, partial=True) or [])
-        fallback = next((tuple(f for f in s.flags if f != "incomplete") for s in specs
+        # Keys the specs cannot place take the flags of the last spec with an unknown
+        # begin search (or an incomplete one): SORT's STORE target is OW+update.
+        fallback = next((tuple(f for f in s.flags if f != "incomplete") for s in reversed(specs)
                          if "incomplete" in s.flags or s.begin_index is None and s.begin_keyword is None),
                         specs[0].flags if specs else ())
         out: list[tuple[int, tuple[str, ...]]] = []
@@ -925,3 +955,79 @@ def monitor(c: Any, argv: list[bytes]) -> Any:
     c.monitor = True
     c.server.monitors.append(c)
     return OK
+
+
+# ---- MODULE -------------------------------------------------------------------------------
+#
+# Kaa cannot load Valkey's native modules (shared objects written against the C module
+# API), so the module list is always empty and every load fails the way a failed load
+# fails in Valkey; the command exists so clients and tools that probe it get Valkey's answers.
+
+declare_container("module", -2, group="server", since="4.0.0", complexity="Depends on subcommand.",
+                  summary="A container for module commands.")
+
+_ERR_MODULE_NOT_ALLOWED = ReplyError(
+    'ERR MODULE command not allowed. If the enable-module-command option is set to "local", '
+    "you can run it from a local connection, otherwise you need to set this option in the "
+    "configuration file, and then restart the server.")
+_ERR_MODULE_LOAD = ReplyError("ERR Error loading the extension. Please check the server logs.")
+
+
+def _module_allowed(c: Any) -> None:
+    mode = c.server.config.enable_module_command
+    if mode != "yes" and not (mode == "local" and is_local_client(c)):
+        raise _ERR_MODULE_NOT_ALLOWED
+
+
+@subcommand("module", "list", 2, "admin noscript", since="4.0.0",
+            complexity="O(N) where N is the number of loaded modules.",
+            tips=("nondeterministic_output_order",), summary="Returns all loaded modules.")
+def module_list(c: Any, argv: list[bytes]) -> Any:
+    return []
+
+
+@subcommand("module", "load", -3, "no_async_loading admin noscript protected", since="4.0.0",
+            complexity="O(1)", summary="Loads a module.",
+            arguments=(arg("path", "string"), arg("arg", "string", optional=True, multiple=True)))
+def module_load(c: Any, argv: list[bytes]) -> Any:
+    _module_allowed(c)
+    c.server.log_warning(f"Module {argv[2].decode('utf-8', 'replace')} failed to load: "
+                         "Kaa does not support native modules")
+    raise _ERR_MODULE_LOAD
+
+
+@subcommand("module", "loadex", -3, "no_async_loading admin noscript protected", since="7.0.0",
+            complexity="O(1)", summary="Loads a module using extended parameters.",
+            arguments=(arg("path", "string"),
+                       arg("configs", "block", token="CONFIG", multiple=True, multiple_token=True,
+                           optional=True, args=(arg("name", "string"), arg("value", "string"))),
+                       arg("args", "string", token="ARGS", multiple=True, optional=True)))
+def module_loadex(c: Any, argv: list[bytes]) -> Any:
+    return module_load(c, argv)
+
+
+@subcommand("module", "unload", 3, "no_async_loading admin noscript protected", since="4.0.0",
+            complexity="O(1)", summary="Unloads a module.", arguments=(arg("name", "string"),))
+def module_unload(c: Any, argv: list[bytes]) -> Any:
+    _module_allowed(c)
+    c.server.log_warning(f"Error unloading module {argv[2].decode('utf-8', 'replace')}: "
+                         "no such module with that name")
+    raise ReplyError("ERR Error unloading module: no such module with that name")
+
+
+_MODULE_HELP = (
+    "LIST",
+    "    Return the loaded modules.",
+    "LOAD <path> [<arg> ...]",
+    "    Load the module library at <path>, passing it the optional arguments.",
+    "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+    "    Load the module library at <path> with module configurations and optional arguments.",
+    "UNLOAD <name>",
+    "    Unload a module.",
+)
+
+
+@subcommand("module", "help", 2, "loading stale", since="5.0.0", complexity="O(1)",
+            summary="Returns helpful text about the different subcommands.")
+def module_help(c: Any, argv: list[bytes]) -> Any:
+    return help_reply(argv[0], _MODULE_HELP)

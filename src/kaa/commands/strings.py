@@ -108,6 +108,14 @@ def _ks(*flags: str, last: int = 0, step: int = 1, notes: str = "") -> tuple[Key
     return (KeySpec(flags=shown, begin_index=1, last=last, step=step, notes=notes),)
 
 
+def _set_keys(argv: list[bytes]) -> list[Any]:
+    """setGetKeys: the key's flags depend on GET (it reads the old value)."""
+    for a in argv[3:]:
+        if a.lower() == b"get":
+            return [(1, ("RW", "access", "update"))]
+    return [(1, ("OW", "update"))]
+
+
 def get_string(db: Any, key: bytes) -> bytes | bytearray | None:
     """The string at key (None if absent); WRONGTYPE for other types. Counts as a read."""
     v = db.lookup_read(key)
@@ -300,7 +308,7 @@ def _set_generic(
                   ("6.0.0", "Added the `KEEPTTL` option."),
                   ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
                   ("7.0.0", "Allowed the `NX` and `GET` options to be used together.")),
-         arguments=_SET_ARGS,
+         arguments=_SET_ARGS, keys_fn=_set_keys,
          key_specs=_ks("RW", "ACCESS", "UPDATE", "VARIABLE_FLAGS",
                        notes="RW and ACCESS due to the optional `GET` argument"))
 def set_(c: Any, argv: list[bytes]) -> Any:

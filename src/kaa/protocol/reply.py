@@ -24,11 +24,15 @@ from typing import Any
 class ReplyError(Exception):
     """An error reply. ``message`` starts with its code (``ERR``, ``WRONGTYPE`` ...)."""
 
-    __slots__ = ("message",)
+    __slots__ = ("message", "custom")
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, custom: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        # An error text made up by a script (Valkey's ERR_REPLY_FLAG_CUSTOM): INFO
+        # errorstats stops adding new codes of these past 128 and counts them under
+        # ERRORSTATS_OVERFLOW instead.
+        self.custom = custom
 
     @property
     def code(self) -> str:

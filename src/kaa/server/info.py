@@ -59,8 +59,6 @@ _UNSAFE = str.maketrans("#:\n\r", "____")
 
 # A fresh server's own footprint, as Valkey reports used_memory_startup (~0.9 MB).
 STARTUP_BYTES = 912_144
-_PER_KEY_OVERHEAD = 56  # dict slot + entry in a CPython dict, roughly
-_PER_EXPIRE_OVERHEAD = 72
 _EXACT_LIMIT = 1024  # databases up to this many keys are measured exactly
 _SAMPLES = 256
 
@@ -115,6 +113,11 @@ def _rss() -> int:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def process_rss() -> int:
+    """The process's resident set size in bytes."""
+    return _rss()
 
 
 def _total_system_memory() -> int:
@@ -179,7 +182,8 @@ def value_size(v: Any) -> int:
 
 
 def dataset_bytes(server: Server) -> int:
-    """Bytes of keys, values and expiry entries: exact for small dbs, sampled for big ones."""
+    """Bytes of keys and values: exact for small dbs, sampled for big ones. The tables
+    holding them are counted by ``db_tables`` (Valkey's model of its dicts)."""
     total = 0
     for db in server.keyspace.dbs:
         data = db.data
@@ -188,13 +192,11 @@ def dataset_bytes(server: Server) -> int:
             continue
         if n <= _EXACT_LIMIT:
             total += sum(sys.getsizeof(k) + value_size(v) for k, v in data.items())
-            total += n * _PER_KEY_OVERHEAD
         else:
             keys = list(data)
             pick = random.sample(keys, _SAMPLES)
             avg = sum(sys.getsizeof(k) + value_size(data[k]) for k in pick) / _SAMPLES
-            total += int((avg + _PER_KEY_OVERHEAD) * n)
-        total += len(db.expires) * _PER_EXPIRE_OVERHEAD
+            total += int(avg * n)
     return total
 
 
@@ -206,14 +208,95 @@ def clients_bytes(server: Server) -> int:
     return total
 
 
+def scripts_bytes(server: Server) -> tuple[int, int]:
+    """(EVAL script cache, function libraries): Valkey's lua.caches / functions.caches."""
+    sc = getattr(server, "scripting", None)
+    smem = sc.memory_info() if sc is not None else {}
+    return smem.get("used_memory_scripts_eval", 0), smem.get("used_memory_functions", 0)
+
+
 def estimate_used_memory(server: Server) -> int:
-    """``used_memory``: baseline + dataset + client buffers + slowlog."""
+    """``used_memory``: baseline + db tables + keys and values + client buffers +
+    script caches + slowlog."""
     used = STARTUP_BYTES + dataset_bytes(server) + clients_bytes(server)
+    used += sum(main + expires for _, main, expires, _ in db_tables(server))
+    used += sum(scripts_bytes(server))
     used += len(server.slowlog) * 256
     st = _state(server)
     if used > st.peak_memory:
         st.peak_memory = used
     return used
+
+
+# ---- Valkey's memory overhead model (MEMORY STATS, INFO memory) -----------------------------
+
+# Valkey 8's db hashtables: a kvstore with one dict costs this much before any bucket
+# or entry; an unused kvstore (no dict allocated yet) costs _KVSTORE_BARE.
+_KVSTORE_WITH_DICT = 176
+_KVSTORE_BARE = 104
+_DICT_ENTRY = 24  # sizeof(dictEntryNormal)
+_ROBJ = 16  # sizeof(robj), counted per key in the main table's overhead
+_EMPTY_DICT_SIZE = sys.getsizeof({})
+
+
+def hashtable_buckets(n: int) -> int:
+    """Buckets of a Valkey dict holding ``n`` entries after inserts: 4 at first, doubling
+    when full (and shrunk back to fit by the cron), so the next power of two >= n."""
+    if n <= 4:
+        return 4
+    return 1 << (n - 1).bit_length()
+
+
+def db_tables(server: Server) -> list[tuple[int, int, int, int]]:
+    """(db id, main table bytes, expires table bytes, buckets) of each db in use, as
+    Valkey 8 reports its kvstores (MEMORY STATS db.N, overhead.db.hashtable.lut).
+
+    A db whose table was never used is left out, as Valkey skips kvstores without an
+    allocated dict (a CPython dict keeps its grown table, which tells us)."""
+    out = []
+    for db in server.keyspace.dbs:
+        n = len(db.data)
+        if not n and sys.getsizeof(db.data) <= _EMPTY_DICT_SIZE:
+            continue
+        m = len(db.expires)
+        main_buckets = hashtable_buckets(n)
+        main = _KVSTORE_WITH_DICT + n * (_DICT_ENTRY + _ROBJ) + main_buckets * 8
+        if m:
+            exp_buckets = hashtable_buckets(m)
+            expires = _KVSTORE_WITH_DICT + m * _DICT_ENTRY + exp_buckets * 8
+        else:
+            exp_buckets = 0
+            expires = _KVSTORE_BARE
+        out.append((db.id, main, expires, main_buckets + exp_buckets))
+    return out
+
+
+class MemoryOverhead:
+    """getMemoryOverheadData: where the estimated ``used_memory`` goes."""
+
+    __slots__ = ("total", "peak", "startup", "clients_normal", "lua_caches", "functions_caches",
+                 "dbs", "lut", "overhead_total", "keys", "dataset", "dataset_perc", "peak_perc",
+                 "bytes_per_key")
+
+    def __init__(self, server: Server) -> None:
+        self.total = estimate_used_memory(server)
+        self.peak = max(_state(server).peak_memory, self.total)
+        self.startup = STARTUP_BYTES
+        self.clients_normal = clients_bytes(server)
+        self.lua_caches, self.functions_caches = scripts_bytes(server)
+        overhead = self.startup + self.clients_normal + self.lua_caches + self.functions_caches
+        tables = db_tables(server)
+        # (db id, main table overhead, expires table overhead) of each db in use
+        self.dbs = [(dbid, main, expires) for dbid, main, expires, _ in tables]
+        self.lut = sum(buckets for *_, buckets in tables) * 8
+        self.keys = sum(len(server.keyspace.dbs[dbid].data) for dbid, *_ in tables)
+        overhead += sum(main + expires for _, main, expires, _ in tables)
+        self.overhead_total = overhead
+        self.dataset = max(0, self.total - overhead)
+        net = self.total - self.startup if self.total > self.startup else 1
+        self.dataset_perc = self.dataset * 100.0 / net
+        self.peak_perc = self.total * 100.0 / self.peak if self.peak else 100.0
+        self.bytes_per_key = self.dataset // self.keys if self.keys else 0
 
 
 # ---- sections -------------------------------------------------------------------------
@@ -315,14 +398,14 @@ def _clients(srv: Server) -> Fields:
 
 def _memory(srv: Server) -> Fields:
     cfg = srv.config
-    used = estimate_used_memory(srv)
-    peak = _state(srv).peak_memory
+    mh = MemoryOverhead(srv)
+    used = mh.total
+    peak = mh.peak
     rss = _rss()
-    dataset = max(0, used - STARTUP_BYTES)
-    overhead = STARTUP_BYTES + clients_bytes(srv)
-    startup = STARTUP_BYTES
-    net = used - startup
-    dataset_perc = (dataset * 100.0 / net) if net > 0 else 0.0
+    dataset = mh.dataset
+    overhead = mh.overhead_total
+    startup = mh.startup
+    dataset_perc = mh.dataset_perc
     frag = rss / used if used else 0.0
     sc = getattr(srv, "scripting", None)
     smem = sc.memory_info() if sc is not None else {}
@@ -376,14 +459,14 @@ def _memory(srv: Server) -> Fields:
         ("mem_replication_backlog", 0),
         ("mem_total_replication_buffers", 0),
         ("mem_clients_slaves", 0),
-        ("mem_clients_normal", clients_bytes(srv)),
+        ("mem_clients_normal", mh.clients_normal),
         ("mem_cluster_links", 0),
         ("mem_aof_buffer", 0),
         ("mem_allocator", "libc"),
         ("mem_overhead_db_hashtable_rehashing", 0),
         ("active_defrag_running", 0),
-        ("lazyfree_pending_objects", getattr(srv.keyspace, "lazyfree_pending_objects", 0)),
-        ("lazyfreed_objects", getattr(srv.keyspace, "lazyfreed_objects", 0)),
+        ("lazyfree_pending_objects", srv.keyspace.lazyfree_pending_objects),
+        ("lazyfreed_objects", srv.keyspace.lazyfreed_objects),
     ]
 
 
@@ -437,6 +520,24 @@ def _instantaneous(srv: Server) -> tuple[int, float, float]:
     return int((c1 - c0) / dt), (i1 - i0) / dt / 1024, (o1 - o0) / dt / 1024
 
 
+def _instantaneous_loop(srv: Server) -> tuple[int, int]:
+    """Event loop cycles per second and mean cycle duration (us) over recent samples."""
+    s = srv.el_samples
+    if len(s) < 2:
+        return 0, 0
+    t0, c0, d0 = s[0]
+    t1, c1, d1 = s[-1]
+    dt = t1 - t0
+    cycles = c1 - c0
+    return (int(cycles / dt) if dt > 0 else 0), ((d1 - d0) // cycles if cycles > 0 else 0)
+
+
+def _migrate_sockets(srv: Server) -> int:
+    from kaa.commands.persistence_cmds import migrate_cached_sockets
+
+    return migrate_cached_sockets(srv)
+
+
 def _pubsub_counts(srv: Server) -> tuple[int, int, int]:
     ps = getattr(srv, "pubsub", None)
     if ps is not None:
@@ -448,6 +549,7 @@ def _stats(srv: Server) -> Fields:
     st = srv.stats
     ks = srv.keyspace
     ops, kin, kout = _instantaneous(srv)
+    el_cycles_per_sec, el_duration_usec = _instantaneous_loop(srv)
     chans, pats, shard = _pubsub_counts(srv)
     tr = getattr(srv, "tracking", None)
     return [
@@ -469,7 +571,7 @@ def _stats(srv: Server) -> Fields:
         ("expired_keys", ks.expired_keys),
         ("expired_stale_perc", f"{ks.expired_stale_perc:.2f}"),
         ("expired_time_cap_reached_count", ks.expired_time_cap_reached_count),
-        ("expire_cycle_cpu_milliseconds", int(getattr(ks, "expire_cycle_cpu_ms", 0))),
+        ("expire_cycle_cpu_milliseconds", int(ks.expire_cycle_cpu_ms)),
         ("evicted_keys", ks.evicted_keys),
         ("evicted_clients", st.evicted_clients),
         ("evicted_scripts", getattr(getattr(srv, "scripting", None), "evicted_scripts", 0)),
@@ -480,9 +582,9 @@ def _stats(srv: Server) -> Fields:
         ("pubsub_channels", chans),
         ("pubsub_patterns", pats),
         ("pubsubshard_channels", shard),
-        ("latest_fork_usec", 0),
-        ("total_forks", 0),
-        ("migrate_cached_sockets", 0),
+        ("latest_fork_usec", getattr(getattr(srv, "persistence", None), "latest_fork_usec", 0)),
+        ("total_forks", getattr(getattr(srv, "persistence", None), "total_forks", 0)),
+        ("migrate_cached_sockets", _migrate_sockets(srv)),
         ("slave_expires_tracked_keys", 0),
         ("active_defrag_hits", 0),
         ("active_defrag_misses", 0),
@@ -508,11 +610,11 @@ def _stats(srv: Server) -> Fields:
         ("client_output_buffer_limit_disconnections", st.client_output_buffer_limit_disconnections),
         ("reply_buffer_shrinks", 0),
         ("reply_buffer_expands", 0),
-        ("eventloop_cycles", srv.cron_loops),
-        ("eventloop_duration_sum", 0),
-        ("eventloop_duration_cmd_sum", 0),
-        ("instantaneous_eventloop_cycles_per_sec", 0),
-        ("instantaneous_eventloop_duration_usec", 0),
+        ("eventloop_cycles", srv.loop_stats.cycles),
+        ("eventloop_duration_sum", srv.loop_stats.el_sum),
+        ("eventloop_duration_cmd_sum", sum(cmd.usec for cmd in iter_all_commands())),
+        ("instantaneous_eventloop_cycles_per_sec", el_cycles_per_sec),
+        ("instantaneous_eventloop_duration_usec", el_duration_usec),
         ("acl_access_denied_auth", getattr(st, "acl_access_denied_auth", 0)),
         ("acl_access_denied_cmd", getattr(st, "acl_access_denied_cmd", 0)),
         ("acl_access_denied_key", getattr(st, "acl_access_denied_key", 0)),
@@ -652,9 +754,9 @@ def _keyspace(srv: Server) -> Fields:
 def _debug(srv: Server) -> Fields:
     return [
         ("eventloop_duration_aof_sum", 0),
-        ("eventloop_duration_cron_sum", 0),
-        ("eventloop_duration_max", 0),
-        ("eventloop_cmd_per_cycle_max", 0),
+        ("eventloop_duration_cron_sum", srv.loop_stats.cron_sum),
+        ("eventloop_duration_max", srv.loop_stats.el_max),
+        ("eventloop_cmd_per_cycle_max", srv.loop_stats.cmd_per_cycle_max),
     ]
 
 

@@ -81,21 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     return run(cfg)
 
 
-def _load_data(srv: object) -> bool:
-    """Load the RDB file at start-up; False (after logging) if it is corrupt."""
-    from kaa.persistence.rdb_format import RdbError
-
+async def _load_data(srv: object) -> bool:
+    """Load the RDB file at start-up, serving -LOADING meanwhile; False (after logging
+    Valkey's messages) if the server must exit."""
     p = srv.persistence  # type: ignore[attr-defined]
-    try:
-        p.load_file()
-    except RdbError as e:
-        srv.log_warning(f"{e}")  # type: ignore[attr-defined]
-        srv.log_warning("Fatal error loading the DB, check server logs. Exiting.")  # type: ignore[attr-defined]
-        return False
-    except OSError as e:
-        srv.log_warning(f"Fatal error loading the DB: {e.strerror}. Exiting.")  # type: ignore[attr-defined]
-        return False
-    return True
+    return bool(await p.load_startup())
 
 
 def _daemonize() -> None:
@@ -136,14 +126,17 @@ def run(cfg: Config) -> int:
 
     async def _main() -> int:
         srv.log_notice("Server initialized")
-        if not _load_data(srv):
-            return 1
-        for hook in list(srv.startup_hooks):
-            hook()
+        # Listeners open before the data loads, as in Valkey: clients connecting during
+        # a long load get -LOADING replies instead of connection refused.
         try:
             await srv.start()
         except OSError:
             return 1
+        if not await _load_data(srv):
+            await srv.close_listeners()
+            return 1
+        for hook in list(srv.startup_hooks):
+            hook()
         if cfg.port:
             srv.log_notice("Ready to accept connections tcp")
         if cfg.unixsocket:

@@ -27,6 +27,7 @@ from kaa.protocol.reply import ReplyError
 from kaa.server.client import Client
 from kaa.server.config import Config, ConfigError
 
+_ERRORSTATS_LIMIT = 128
 LOG_LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3, "nothing": 4}
 _LEVEL_MARK = {0: ".", 1: "-", 2: "*", 3: "#"}
 
@@ -56,6 +57,29 @@ class Stats:
         self.acl_access_denied_cmd = 0
         self.acl_access_denied_key = 0
         self.acl_access_denied_channel = 0
+
+
+class LoopStats:
+    """Event loop metrics (INFO stats/debug eventloop_*), in microseconds.
+
+    A "cycle" starts with the first piece of work of a loop iteration (a read, the
+    cron) and ends when a callback scheduled then runs, early in the next iteration:
+    the time the loop spent working rather than waiting, as Valkey measures it from
+    afterSleep to beforeSleep."""
+
+    __slots__ = ("cycles", "el_sum", "el_max", "cron_sum", "cmd_per_cycle_max", "t0", "cmds")
+
+    def __init__(self) -> None:
+        self.reset()
+        self.t0 = 0
+        self.cmds = 0  # commands read during the current cycle
+
+    def reset(self) -> None:
+        self.cycles = 0
+        self.el_sum = 0
+        self.el_max = 0
+        self.cron_sum = 0
+        self.cmd_per_cycle_max = 0
 
 
 class SlowlogEntry:
@@ -122,6 +146,10 @@ class Server:
         self.run_id = os.urandom(20).hex()
         self.replid = os.urandom(20).hex()
         self.ops_samples: deque[tuple[float, int, int, int]] = deque(maxlen=16)
+        # Event loop cycles: in_cycle is the one test the read path pays (begin_cycle).
+        self.loop_stats = LoopStats()
+        self.in_cycle = False
+        self.el_samples: deque[tuple[float, int, int]] = deque(maxlen=16)
         self.blocked_clients = 0
         self.loading = False
         self.hooks_on_shutdown: list[Callable[[], None]] = []
@@ -323,12 +351,15 @@ class Server:
                 c.flush()
 
     # ---- statistics --------------------------------------------------------
-    def count_error(self, code: str) -> None:
+    def count_error(self, code: str, custom: bool = False) -> None:
+        """afterErrorReply's statistics. Past 128 distinct codes, new codes of errors
+        made up by scripts (``custom``) are counted as ERRORSTATS_OVERFLOW."""
         st = self.stats
         st.total_error_replies += 1
-        if len(st.errors) >= 128 and code not in st.errors:
-            return
-        st.errors[code] = st.errors.get(code, 0) + 1
+        errors = st.errors
+        if custom and len(errors) >= _ERRORSTATS_LIMIT and code not in errors:
+            code = "ERRORSTATS_OVERFLOW"
+        errors[code] = errors.get(code, 0) + 1
 
     def slowlog_add(self, c: Client, argv: list[bytes], dur: int) -> None:
         maxlen = self.config.slowlog_max_len
@@ -499,14 +530,38 @@ class Server:
         if self.tls is not None:
             self.tls.close()
 
+    def begin_cycle(self) -> None:
+        """The first work of this loop iteration: time it until the next iteration."""
+        if self.loop is None:  # not serving (a unit test driving a Client)
+            return
+        self.in_cycle = True
+        self.loop_stats.t0 = time.perf_counter_ns()
+        self.loop.call_soon(self._end_cycle)
+
+    def _end_cycle(self) -> None:
+        st = self.loop_stats
+        dur = (time.perf_counter_ns() - st.t0) // 1000
+        st.cycles += 1
+        st.el_sum += dur
+        if dur > st.el_max:
+            st.el_max = dur
+        if st.cmds > st.cmd_per_cycle_max:
+            st.cmd_per_cycle_max = st.cmds
+        st.cmds = 0
+        self.in_cycle = False
+
     def _cron(self) -> None:
         assert self.loop is not None
         self.cron_loops += 1
+        if not self.in_cycle:
+            self.begin_cycle()
+        t0 = time.perf_counter_ns()
         try:
             if not self.cron_paused:
                 self.cron()
         except Exception:
             self.log_exception()
+        self.loop_stats.cron_sum += (time.perf_counter_ns() - t0) // 1000
         if not self.shutting_down:
             self._cron_handle = self.loop.call_later(1 / max(1, self.config.hz), self._cron)
 
@@ -518,6 +573,7 @@ class Server:
         # instantaneous ops/sec, sampled every 100ms
         if not self.ops_samples or now - self.ops_samples[-1][0] >= 0.1:
             self.ops_samples.append((now, self.total_commands(), self.net_in(), self.net_out()))
+            self.el_samples.append((now, self.loop_stats.cycles, self.loop_stats.el_sum))
         timeout = self.config.timeout
         if timeout:
             for c in list(self.clients.values()):

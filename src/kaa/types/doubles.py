@@ -130,6 +130,8 @@ def string2d(s: bytes) -> float | None:
             v = math.nan
         if v == v and v != 0.0 and abs(v) >= _DBL_MIN and v != math.inf and v != -math.inf:
             return v
+        if v == 0.0 and not s.partition(b"e")[0].partition(b"E")[0].translate(None, b"0+-."):
+            return v  # a written zero ("0", "-0.0", "0e5"), not an underflow
     if not s or s[0] in _C_SPACE:
         return None
     v, used, erange = strtod(s)
