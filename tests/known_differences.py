@@ -90,4 +90,19 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "overflow and accepts the value if the runs before it cover exactly 16384 registers. "
     "Debian's Redis 7.0.15 carries the CVE-2025-32023 fix (also in Valkey 8.0.4+), which "
     "rejects any overflowing run with INVALIDOBJ.",
+    "acl-sanitize-payload-flag": "ACL LIST / GETUSER flags always show sanitize-payload (or "
+    "skip-sanitize-payload) in Valkey 8; Redis 7.0 only shows them when set explicitly.",
+    "acl-command-rules-order": "ACL GETUSER/LIST keep the command rules in the order given, "
+    "with lossless compaction (Valkey 8, Redis 7.2+); Redis 7.0 regenerates them from the "
+    "command bitmap, so the text (and what it shows for mixed rules) differs.",
+    "acl-noperm-text": "NOPERM and ACL DRYRUN texts name the user in Valkey 8 ('User x has no "
+    "permissions to run the 'get' command', 'No permissions to access a key'); Redis 7.0 says "
+    "'this user has no permissions to run the 'get' command or its subcommand' / 'This user "
+    "has no permissions ...'. Which commands are allowed is the same.",
+    "acl-file-not-configured-text": "ACL LOAD/SAVE without an aclfile: Valkey 8's text says "
+    "'This instance ...' where Redis 7.0 says 'This Redis instance ... Redis configuration'.",
+    "acl-log-fields": "ACL LOG entries have entry-id, timestamp-created and "
+    "timestamp-last-updated in Valkey 8 (Redis 7.2+); Redis 7.0 has 7 fields.",
+    "acl-unmatched-paren-arg": "ACL SETUSER with an unclosed selector: Valkey 8 names the "
+    "argument that opened it ('(+PING' in '(+PING (+SELECT (+DEL'), Redis 7.0 the last '(' seen.",
 }
