@@ -166,7 +166,18 @@ def _mk(
         cmd.key_specs = (
             KeySpec(flags=spec_flags, begin_index=keys[0], last=(keys[1] - keys[0]) if keys[1] >= 0 else keys[1], step=keys[2]),
         )
+    for spec in cmd.key_specs:
+        spec.flags = tuple(_spec_flag_case(f) for f in spec.flags)
     return cmd
+
+
+_ACCESS_TYPES = frozenset({"RO", "RW", "OW", "RM"})
+
+
+def _spec_flag_case(flag: str) -> str:
+    """Valkey spells key-spec access types in capitals (RO) and the rest in lower case (access)."""
+    up = flag.upper()
+    return up if up in _ACCESS_TYPES else flag.lower()
 
 
 def command(
