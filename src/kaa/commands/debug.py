@@ -281,9 +281,8 @@ def _object_line(c: Any, key: bytes, v: Any, fast: bool) -> str:
         cfg = c.server.config
         fill = cfg.list_max_listpack_size
         n = len(v)
-        nbytes = int(getattr(v, "lp_bytes", n * 10))
-        per_node = fill if fill > 0 else (4096, 8192, 16384, 32768, 65536)[min(-fill, 5) - 1]
-        nodes = max(1, -(-(n if fill > 0 else nbytes) // max(1, per_node)))
+        nbytes = v.ql_bytes()
+        nodes = max(1, v.node_count())
         s += (f" ql_nodes:{nodes} ql_avg_node:{n / nodes:.2f} ql_listpack_max:{fill}"
               f" ql_compressed:{1 if cfg.list_compress_depth else 0}")
         if not fast:
@@ -432,7 +431,10 @@ def _ql_threshold(c: Any, argv: list[bytes]) -> Any:
     sz = memtoull(argv[2].decode("utf-8", "replace"))
     if sz is None or sz > (1 << 32) - (1 << 20):
         raise ReplyError("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
-    debug_state(c.server).quicklist_packed_threshold = sz or (1 << 30)
+    from kaa.types.list import set_packed_threshold
+
+    debug_state(c.server).quicklist_packed_threshold = sz
+    set_packed_threshold(sz)
     return OK
 
 
