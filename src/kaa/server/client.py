@@ -110,6 +110,9 @@ class Client(asyncio.Protocol):
     # ---- asyncio protocol ----------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        # The protocol object is built at accept time; a CONFIG SET that ran before this
+        # callback did not see the client yet, so take the limit again now.
+        self.parser.max_bulk = self.server.config.proto_max_bulk_len
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.fd = sock.fileno()
