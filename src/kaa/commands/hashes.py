@@ -268,6 +268,26 @@ def _hset_generic(c: Any, argv: list[bytes]) -> int:
     elif type(h) is not HashValue:
         raise ERR_WRONGTYPE
     cfg = c.server.config
+    if n == 4 and h.ttl is None and h.index is None:
+        # HSET key field value on a hash without field TTLs or index: the loop below
+        # for a single pair.
+        d = h.d
+        f = argv[2]
+        if h.lp:  # h.try_conversion(argv, 2, cfg) for one pair
+            lim = cfg.hash_max_listpack_value
+            if cfg.hash_max_listpack_entries < 1 or len(f) > lim or len(argv[3]) > lim:
+                h.lp = False
+        fresh = f not in d
+        d[f] = argv[3]
+        if h.lp and len(d) > cfg.hash_max_listpack_entries:
+            h.lp = False
+        if not new_key:
+            db.touch(key)
+        ks = db.ks
+        if ks.notify_flags:
+            ks.notify(NOTIFY_HASH, "hset", key, db.id)
+        ks.dirty += 1
+        return 1 if fresh else 0
     created = 0
     overwritten = 0
     if h.ttl is None and h.index is None:

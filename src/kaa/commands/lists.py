@@ -15,7 +15,7 @@ from kaa.commands.args import ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE, parse_int_
 from kaa.commands.registry import KeySpec, command, subcommand, wrong_arity
 from kaa.engine.blocking import UNBLOCKED_ERROR, block_client, deny_blocking, manager, parse_timeout
 from kaa.engine.notify import NOTIFY_GENERIC, NOTIFY_LIST
-from kaa.protocol.reply import EMPTY_ARRAY, NULL_ARRAY, OK, ReplyError
+from kaa.protocol.reply import EMPTY_ARRAY, NULL_ARRAY, OK, ReplyError, bulk_array
 from kaa.server.client import NO_REPLY
 from kaa.types.list import ListValue
 
@@ -113,7 +113,8 @@ def _removed(c: Any, key: bytes, lst: ListValue, left: bool, count: int) -> None
         if ks.notify_flags:
             ks.notify(NOTIFY_GENERIC, "del", key, db.id)
     else:
-        lst.shrink_check(_fill(c))
+        if lst.nodes is not None:  # shrink_check only concerns quicklists
+            lst.shrink_check(_fill(c))
         db.touch(key)
     ks.dirty += count
 
@@ -137,19 +138,27 @@ def _push_to(c: Any, key: bytes, dst: ListValue | None, value: bytes, left: bool
 def _push(c: Any, argv: list[bytes], left: bool, xx: bool) -> Any:
     db = c.db
     key = argv[1]
-    lst = _list_write(db, key)
-    values = argv[2:]
+    lst = db.lookup(key)
+    if lst is not None and type(lst) is not ListValue:
+        raise ERR_WRONGTYPE
+    fill = c.server.config.list_max_listpack_size
     if lst is None:
         if xx:
             return 0
         lst = ListValue()
-        n = lst.push(values, left, _fill(c))
+        if len(argv) == 3:  # the common single-element push, without slicing argv
+            n = lst.push_one(argv[2], left, fill)
+        else:
+            n = lst.push(argv[2:], left, fill)
         db.add(key, lst)
     else:
-        n = lst.push(values, left, _fill(c))
+        if len(argv) == 3:
+            n = lst.push_one(argv[2], left, fill)
+        else:
+            n = lst.push(argv[2:], left, fill)
         db.touch(key)
     ks = db.ks
-    ks.dirty += len(values)
+    ks.dirty += len(argv) - 2
     if ks.notify_flags:
         ks.notify(NOTIFY_LIST, "lpush" if left else "rpush", key, db.id)
     return n
@@ -198,6 +207,29 @@ def rpushx(c: Any, argv: list[bytes]) -> Any:
 # ---- pops --------------------------------------------------------------------------------
 def _pop(c: Any, argv: list[bytes], left: bool) -> Any:
     n = len(argv)
+    if n == 2:  # the common form without a count
+        db = c.db
+        key = argv[1]
+        lst = db.lookup(key)
+        if lst is None:
+            return None
+        if type(lst) is not ListValue:
+            raise ERR_WRONGTYPE
+        v = lst.pop(left)
+        # _removed(c, key, lst, left, 1), inlined
+        ks = db.ks
+        if ks.notify_flags:
+            ks.notify(NOTIFY_LIST, "lpop" if left else "rpop", key, db.id)
+        if not lst.items:
+            db.delete(key)
+            if ks.notify_flags:
+                ks.notify(NOTIFY_GENERIC, "del", key, db.id)
+        else:
+            if lst.nodes is not None:
+                lst.shrink_check(c.server.config.list_max_listpack_size)
+            db.touch(key)
+        ks.dirty += 1
+        return v
     if n > 3:
         raise wrong_arity("lpop" if left else "rpop")
     count = _positive(argv[2], ERR_POSITIVE) if n == 3 else -1
@@ -258,7 +290,7 @@ def lrange(c: Any, argv: list[bytes]) -> Any:
     lst = _list_read(c.db, argv[1])
     if lst is None:
         return EMPTY_ARRAY
-    return lst.range(start, end)
+    return bulk_array(lst.range(start, end))
 
 
 @command("lindex", 3, "readonly", "list", keys=(1, 1, 1), key_specs=_RO_ACCESS,

@@ -235,13 +235,15 @@ def sadd(c: Any, argv: list[bytes]) -> Any:
     db = c.db
     key = argv[1]
     cfg = c.server.config
-    s = _lookup_set_write(db, key)
+    s = db.lookup(key)
     nargs = len(argv) - 2
     new_key = s is None
     if s is None:
         s = SetValue.create(argv[2], nargs, cfg)
         db.add(key, s)
-    else:
+    elif type(s) is not SetValue:
+        raise ERR_WRONGTYPE
+    elif s.enc != HASHTABLE:  # maybe_convert never changes a hash table
         s.maybe_convert(nargs, cfg)
     m = s.m
     if s.enc == HASHTABLE and s.index is None:
@@ -251,6 +253,8 @@ def sadd(c: Any, argv: list[bytes]) -> Any:
         else:
             m.update(argv[2:])
         added = len(m) - before
+    elif nargs == 1 and argv[2] in m:
+        added = 0  # s.add returns False before any conversion
     else:
         added = 0
         add = s.add
@@ -359,8 +363,19 @@ def spop(c: Any, argv: list[bytes]) -> Any:
     s = _lookup_set_write(db, key)
     if s is None:
         return None
-    ele = _random_pick(s)
-    s.remove(ele)
+    # _random_pick(s) then s.remove(ele), inlined (same random draws).
+    m = s.m
+    if len(m) > SMALL_RANDOM:
+        idx = member_index(s, m)
+        ele = idx.random_key()
+        m.remove(ele)
+        idx.discard(ele)
+    else:
+        ele = random.choice(tuple(m))
+        m.remove(ele)
+        idx = s.index
+        if idx is not None:
+            idx.discard(ele)
     ks = db.ks
     if ks.notify_flags:
         ks.notify(NOTIFY_SET, "spop", key, db.id)

@@ -375,7 +375,45 @@ def _zadd_generic(c: Any, argv: list[bytes], flags: int) -> Any:
                   ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
                   ("6.2.0", "Added the `GT` and `LT` options.")))
 def zadd(c: Any, argv: list[bytes]) -> Any:
+    if len(argv) == 4:
+        # ZADD key score member: no option can be a valid score, so a score that parses
+        # means _zadd_generic would take exactly this path. Plain digit strings are read
+        # by float() as string2d would (exact, finite, a written zero is a zero).
+        s = argv[2]
+        sc = float(s) if len(s) < 16 and s.isdigit() else string2d(s)
+        if sc is not None:
+            return _zadd_one(c, argv[1], sc, argv[3])
     return _zadd_generic(c, argv, 0)
+
+
+def _zadd_one(c: Any, key: bytes, score: float, member: bytes) -> int:
+    """_zadd_generic for one pair without options (the score is not NaN)."""
+    db = c.db
+    z = db.lookup(key)
+    cfg = c.server.config
+    max_entries = cfg.zset_max_listpack_entries
+    max_value = cfg.zset_max_listpack_value
+    if z is None:
+        z = ZSet.create(1, len(member), max_entries, max_value)
+        new = True
+    elif type(z) is not ZSet:
+        raise ERR_WRONGTYPE
+    else:
+        if z.listpack and (max_entries < 1 or len(member) > max_value):
+            z.listpack = False  # z.maybe_convert(1, len(member), ...)
+        new = False
+    out = z.zadd(member, score, 0, max_entries, max_value)[0]
+    if not out & (OUT_ADDED | OUT_UPDATED):
+        return 0
+    ks = db.ks
+    ks.dirty += 1
+    if new:
+        db.add(key, z)
+    else:
+        db.touch(key)
+    if ks.notify_flags:
+        ks.notify(NOTIFY_ZSET, "zadd", key, db.id)
+    return 1 if out & OUT_ADDED else 0
 
 
 @command("zincrby", 4, "write denyoom fast", "sortedset", arguments=ARGS["zincrby"],

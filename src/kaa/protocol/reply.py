@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from itertools import chain
 from typing import Any
 
 
@@ -276,6 +277,37 @@ def encode_error(msg: str) -> bytes:
 
 def _bulk(v: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(v), v)
+
+
+class _BulkHeaders(dict[int, bytes]):
+    """``n -> b"\\r\\n$n\\r\\n"``: the CRLF ending the previous part plus a bulk header,
+    built on first use and kept for short lengths (a dict so that C code can index it)."""
+
+    def __missing__(self, n: int) -> bytes:
+        h = b"\r\n$%d\r\n" % n
+        if n < 1024:
+            self[n] = h
+        return h
+
+
+_bulk_header = _BulkHeaders().__getitem__
+
+
+def bulk_array(items: Collection[bytes]) -> Raw:
+    """An array of bulk strings, encoded at once (identical in RESP2 and RESP3).
+
+    Every item must be bytes or bytearray. Headers and items are interleaved by C-level
+    iterators, which is about twice as fast as encoding element by element; when all
+    items have the same length (common: fixed-size values) one header joins them all."""
+    n = len(items)
+    if not n:
+        return EMPTY_ARRAY
+    lens = list(map(len, items))
+    if lens.count(lens[0]) == n:
+        h = _bulk_header(lens[0])
+        return Raw(b"*%d%s%s\r\n" % (n, h, h.join(items)))
+    body = b"".join(chain.from_iterable(zip(map(_bulk_header, lens), items, strict=True)))
+    return Raw(b"*%d%s\r\n" % (n, body))
 
 
 def encode2(v: Any) -> bytes:

@@ -71,6 +71,20 @@ def _limits(fill: int) -> tuple[int, int]:
     return lim
 
 
+_BOUNDS_CACHE: dict[int, tuple[int, int]] = {}
+
+
+def _bounds(fill: int) -> tuple[int, int]:
+    """(bytes, count) such that ``_exceeds(fill, b, n)`` is ``b > bytes or n > count``:
+    one cached lookup for the hot push paths."""
+    bounds = _BOUNDS_CACHE.get(fill)
+    if bounds is None:
+        bounds = (_SAFETY_LIMIT, fill or 1) if fill >= 0 else (_limits(fill)[0], _MAXSIZE)
+        if len(_BOUNDS_CACHE) < 64:
+            _BOUNDS_CACHE[fill] = bounds
+    return bounds
+
+
 def _exceeds(fill: int, nbytes: int, count: int) -> bool:
     """quicklistNodeExceedsLimit: would a listpack of this size/length be too big?"""
     if fill < 0:
@@ -307,7 +321,9 @@ class ListValue:
             else:
                 nodes.pop()
         elif not node[2]:
-            node[1] -= entry_size(value)
+            sz = len(value)
+            # A short non-numeric element costs its length + 2 (see entry_size).
+            node[1] -= sz + 2 if sz < 64 and (not sz or value[0] not in _INT_START) else entry_size(value)
 
     def _ql_drop_ends(self, head: int, tail: int) -> None:
         """quicklistDelRange from either end, before ``items`` loses those elements."""
@@ -505,25 +521,68 @@ class ListValue:
             self.items.extend(values)
         return len(self.items)
 
-    def push_one(self, value: bytes, left: bool, fill: int) -> None:
-        if self.nodes is None:
-            self.grow_check(fill, len(value), 1)
-        if self.nodes is None:
-            self.lp_bytes += entry_size(value)
-        else:
+    def push_one(self, value: bytes, left: bool, fill: int) -> int:
+        """push([value], left, fill) with its common cases inlined; returns the new length.
+
+        Same bookkeeping as grow_check + entry_size / _ql_push, just without the calls."""
+        items = self.items
+        nodes = self.nodes
+        sz = len(value)
+        max_bytes, max_count = _BOUNDS_CACHE.get(fill) or _bounds(fill)
+        if nodes is None:
+            if self.lp_bytes + sz <= max_bytes and len(items) < max_count:
+                # A short non-numeric element costs its length + 2 (see entry_size).
+                if sz < 64 and (not sz or value[0] not in _INT_START):
+                    self.lp_bytes += sz + 2
+                else:
+                    self.lp_bytes += entry_size(value)
+                if left:
+                    items.appendleft(value)
+                else:
+                    items.append(value)
+                return len(items)
+            self._to_quicklist()
+            nodes = self.nodes
+            assert nodes is not None
+        if _packed_threshold or sz > 4096 or not nodes:
             self._ql_push(value, left, fill)
-        if left:
-            self.items.appendleft(value)
         else:
-            self.items.append(value)
+            end = nodes[0] if left else nodes[-1]
+            # _allow_insert(end, fill, sz) for a packed element
+            if not end[2] and end[1] + sz + _ESTIMATE_OVERHEAD <= max_bytes and end[0] < max_count:
+                end[0] += 1
+                end[1] += entry_size(value)
+            else:
+                node = [1, _LP_OVERHEAD + entry_size(value), 0]
+                if left:
+                    nodes.appendleft(node)
+                else:
+                    nodes.append(node)
+        if left:
+            items.appendleft(value)
+        else:
+            items.append(value)
+        return len(items)
 
     def pop(self, left: bool) -> bytes:
         """Remove and return one end (the list must not be empty); call shrink_check after."""
         v = self.items.popleft() if left else self.items.pop()
-        if self.nodes is None:
-            self.lp_bytes -= entry_size(v)
-        else:
-            self._ql_pop(v, left)
+        sz = len(v)
+        # A short non-numeric element costs its length + 2 (see entry_size).
+        es = sz + 2 if sz < 64 and (not sz or v[0] not in _INT_START) else -1
+        nodes = self.nodes
+        if nodes is None:
+            self.lp_bytes -= es if es >= 0 else entry_size(v)
+        else:  # _ql_pop(v, left), inlined
+            node = nodes[0] if left else nodes[-1]
+            node[0] -= 1
+            if node[0] == 0:
+                if left:
+                    nodes.popleft()
+                else:
+                    nodes.pop()
+            elif not node[2]:
+                node[1] -= es if es >= 0 else entry_size(v)
         return v
 
     def pop_many(self, count: int, left: bool) -> list[bytes]:
