@@ -105,4 +105,29 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "timestamp-last-updated in Valkey 8 (Redis 7.2+); Redis 7.0 has 7 fields.",
     "acl-unmatched-paren-arg": "ACL SETUSER with an unclosed selector: Valkey 8 names the "
     "argument that opened it ('(+PING' in '(+PING (+SELECT (+DEL'), Redis 7.0 the last '(' seen.",
+    "dump-rdb-version": "DUMP payloads end with RDB version 11 in Valkey 8 and 10 in Redis 7.0 "
+    "(so the CRC differs too); the bodies are the same for the encodings both have. Redis 7.0 "
+    "refuses version-11 payloads; Kaa and Valkey take version-10 ones.",
+    "restore-always-sanitized": "Kaa checks every RESTORE payload and RDB value as Valkey does "
+    "with sanitize-dump-payload yes (listpack/ziplist/intset integrity, duplicates, stream "
+    "consumer PELs), whatever the setting: corrupt payloads that Valkey (and Redis) accept with "
+    "sanitize-dump-payload no, and crash on later, are 'Bad data format' here.",
+    "lua-api-error-texts": "Valkey 8 renamed the script API errors: 'server.log() requires two "
+    "arguments or more.', 'Invalid log level.', 'server.set_repl() requires one argument.', "
+    "'Please specify at least one argument for this call', 'Command arguments must be strings or "
+    "integers', 'Invalid command passed to server.acl_check_cmd()'; Redis 7.0 says redis.* / "
+    "'Invalid debug level.' / 'for this redis lib call' / 'Lua redis lib command arguments ...' / "
+    "'Unknown Redis command called from script' / 'Wrong number of args calling Redis command'.",
+    "lua-globals-valkey8": "Valkey 8 scripts also see the 'server' API table (alias of 'redis', "
+    "with SERVER_NAME and VALKEY_VERSION*), REDIS_VERSION 7.2.4, and the globals getfenv, "
+    "setfenv, newproxy and os (os.clock only), which Redis 7.0 does not expose.",
+    "lua-string-metatable": "In Valkey 8 the string metatable's __index is an empty table, so "
+    "('x'):rep(3) is 'attempt to call method' there; Redis 7.0 allows string methods.",
+    "lua-number-arguments": "A non-integer Lua number passed to redis.call is formatted the "
+    "shortest way in Valkey 8 (0.1 -> '0.1', -0.0 -> '0'); Redis 7.0 uses %.17g ('0.10000000000000001').",
+    "lua-blocking-commands": "Valkey 8 lets scripts call blocking commands (BLPOP, BZPOPMIN, ...), "
+    "which then never block; Redis 7.0 refuses them as 'This Redis command is not allowed from "
+    "script'.",
+    "noscript-text": "EVALSHA of an unknown script is 'NOSCRIPT No matching script.' in Valkey 8; "
+    "Redis 7.0 adds ' Please use EVAL.'.",
 }

@@ -45,6 +45,13 @@ Usage: kaa-cli [OPTIONS] [cmd [arg [arg ...]]]
   -2                 Start session in RESP2 protocol mode.
   -3                 Start session in RESP3 protocol mode.
   -x                 Read last argument from STDIN.
+  --tls              Establish a secure TLS connection.
+  --sni <host>       Server name indication for TLS.
+  --cacert <file>    CA Certificate file to verify with.
+  --cacertdir <dir>  Directory where trusted CA certificates are stored.
+  --insecure         Allow insecure TLS connection by skipping cert validation.
+  --cert <file>      Client certificate to authenticate with.
+  --key <file>       Private key file to authenticate with.
   --raw              Use raw formatting for replies (default when STDOUT is
                      not a tty).
   --no-raw           Force formatted output even when STDOUT is not a tty.
@@ -111,6 +118,13 @@ class Config:
     auth_warning: bool = True
     show_help: bool = False
     show_version: bool = False
+    tls: bool = False
+    sni: str | None = None
+    cacert: str | None = None
+    cacertdir: str | None = None
+    insecure: bool = False
+    cert: str | None = None
+    key: str | None = None
 
 
 def version() -> str:
@@ -210,6 +224,13 @@ def parse_options(argv: Sequence[str]) -> tuple[Config, list[str]]:
             config.raw = True
         elif arg == "--no-raw":
             config.raw = False
+        elif arg == "--tls":
+            config.tls = True
+        elif arg == "--insecure":
+            config.insecure = True
+        elif arg in ("--sni", "--cacert", "--cacertdir", "--cert", "--key") and has_value:
+            setattr(config, arg[2:], value())
+            i += 1
         elif arg == "--no-auth-warning":
             config.auth_warning = False
         elif arg.startswith("-") and len(arg) > 1:
@@ -287,6 +308,22 @@ class Cli:
         c = self.config
         return describe_target(c.host, c.port, c.unix_socket)
 
+    def _start_tls(self, conn: Connection) -> bool:
+        """Wrap the new connection in TLS (--tls, --cacert, --cert, --key, --insecure)."""
+        import ssl
+
+        from kaa.security.tls import client_context_for
+
+        c = self.config
+        try:
+            ctx = client_context_for(c.cacert, c.cert, c.key, c.insecure, c.cacertdir)
+            conn._sock = ctx.wrap_socket(conn._sock, server_hostname=c.sni)
+        except (OSError, ssl.SSLError) as exc:
+            conn.close()
+            sys.stderr.write(f"Could not negotiate a TLS connection: {exc}\n")
+            return False
+        return True
+
     def connect(self) -> bool:
         """Connect, authenticate, select the db and switch protocol, like cliConnect."""
         self.disconnect()
@@ -298,6 +335,8 @@ class Cli:
             if isinstance(exc, TimeoutError):
                 reason = "Connection timed out"
             sys.stderr.write(f"Could not connect to Redis at {self.target()}: {reason}\n")
+            return False
+        if c.tls and not c.unix_socket and not self._start_tls(conn):
             return False
         conn.push_handler = self._on_push
         self.conn = conn
