@@ -235,3 +235,21 @@ def test_store_events_and_dirty(embedded: tuple[EmbeddedServer, list[tuple[str, 
     assert ks.dirty - d0 == 3
     assert events == [("sortstore", b"dst"), ("del", b"dst")]
     c.close()
+
+
+def test_sort_by_get_patterns_need_full_key_access(r: redis.Redis) -> None:
+    """A user restricted to some keys may SORT, but not through BY/GET patterns."""
+    r.execute_command("ACL", "SETUSER", "sorter", "on", ">pw", "~list*", "+@all")
+    try:
+        r.rpush("list1", 3, 1, 2)
+        u = redis.Redis(port=r.connection_pool.connection_kwargs["port"], username="sorter", password="pw")
+        assert u.sort("list1") == [b"1", b"2", b"3"]
+        with pytest.raises(redis.ResponseError, match="BY option of SORT denied due to insufficient ACL permissions."):
+            u.execute_command("SORT", "list1", "BY", "w_*")
+        with pytest.raises(redis.ResponseError, match="GET option of SORT denied due to insufficient ACL permissions."):
+            u.execute_command("SORT_RO", "list1", "GET", "x_*")
+        assert u.execute_command("SORT", "list1", "BY", "nosort") == [b"3", b"1", b"2"]
+        assert r.execute_command("SORT", "list1", "BY", "w_*") == [b"1", b"2", b"3"]
+        u.close()
+    finally:
+        r.execute_command("ACL", "DELUSER", "sorter")

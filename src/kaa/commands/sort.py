@@ -10,7 +10,7 @@ from itertools import islice
 from typing import Any
 
 from kaa.commands.args import ERR_SYNTAX, ERR_WRONGTYPE, parse_int
-from kaa.commands.registry import KeySpec, command
+from kaa.commands.registry import COMMANDS, KeySpec, command
 from kaa.commands.zsets import _LIMIT, _a, _group, _tok
 from kaa.engine.keyspace import now_ms
 from kaa.engine.notify import NOTIFY_GENERIC, NOTIFY_LIST
@@ -110,8 +110,17 @@ def _sort_generic(c: Any, argv: list[bytes], readonly: bool) -> Any:
     j = 2
     # Cluster mode (later): Valkey refuses BY/GET patterns with '*' whose keys may hash to
     # another slot than the sorted key ("BY option of SORT denied in Cluster mode when keys
-    # formed by the pattern may be in different slots."), and with ACLs a user without
-    # access to all keys gets "... denied due to insufficient ACL permissions.".
+    # formed by the pattern may be in different slots.").
+    full_access: bool | None = None  # may the user read any key? (asked once, if needed)
+
+    def check_acl(what: str) -> None:
+        nonlocal full_access
+        if full_access is None:
+            fka = c.server.acl_full_key_access
+            full_access = fka is None or fka(c, COMMANDS["sort_ro" if readonly else "sort"], argv)
+        if not full_access:
+            raise ReplyError(f"ERR {what} option of SORT denied due to insufficient ACL permissions.")
+
     while j < argc:
         opt = argv[j].lower()
         left = argc - j - 1
@@ -132,8 +141,11 @@ def _sort_generic(c: Any, argv: list[bytes], readonly: bool) -> Any:
             sortby = argv[j + 1]
             if b"*" not in sortby:
                 dontsort = True
+            else:
+                check_acl("BY")
             j += 1
         elif opt == b"get" and left >= 1:
+            check_acl("GET")
             gets.append(argv[j + 1])
             j += 1
         else:
