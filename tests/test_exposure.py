@@ -125,8 +125,6 @@ def test_rename_command_in_config_file(tmp_path: os.PathLike[str]) -> None:
         p.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="kaa.server.main does not set Config.command_lookup "
-                   "before loading, so rename-command of an unknown command is ignored")
 def test_bad_rename_command_is_fatal(tmp_path: os.PathLike[str]) -> None:
     conf = os.path.join(tmp_path, "kaa.conf")
     with open(conf, "w") as f:

@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0
     cfg = Config()
+    # rename-command lines are checked against the command table while the file loads.
+    from kaa.commands import load_all
+    from kaa.commands.registry import COMMANDS
+
+    load_all()
+    cfg.command_lookup = lambda name: name.lower() in COMMANDS
     try:
         cfg.load_argv(args)
     except ConfigError as e:
