@@ -103,10 +103,17 @@ def client_info_line(c: Any, now: float, current_cmd: str | None = None) -> str:
     qbuf = parser.pending_bytes()
     # the modelled private query buffer (0 while the client reads into the shared one)
     qsize = max(parser.query_buffer_size(), qbuf)
-    obuf = sum(len(b) for b in c.out)
+    # Valkey's 16 KB static reply buffer (obl), then the reply list (oll/omem); Kaa's
+    # pending output is what the transport has not sent plus unflushed replies.
+    from kaa.server.obuf import pending_bytes
+
+    pend = pending_bytes(c)
+    obuf = min(pend, 16384)
+    omem = pend - obuf
+    oll = -(-omem // 16384)
     argv_mem = c.argv_mem
     multi_mem = _multi_mem(c)
-    tot_mem = 1024 + qsize + obuf + argv_mem + multi_mem + 20_000
+    tot_mem = 1024 + qsize + pend + argv_mem + multi_mem + 20_000
     tr = c.tracking
     redir = getattr(tr, "redirect", -1) if tr else -1
     return (
@@ -117,7 +124,7 @@ def client_info_line(c: Any, now: float, current_cmd: str | None = None) -> str:
         f"ssub={len(c.ssubscriptions)} multi={len(c.multi) if c.multi is not None else -1} "
         f"watch={len(c.watched) if c.watched else 0} qbuf={qbuf} qbuf-free={qsize - qbuf} "
         f"argv-mem={argv_mem} multi-mem={multi_mem} rbs=1024 rbp={min(1024, obuf) if obuf else 0} "
-        f"obl={obuf} oll=0 omem=0 tot-mem={tot_mem} events=r "
+        f"obl={obuf} oll={oll} omem={omem} tot-mem={tot_mem} events=r "
         f"cmd={current_cmd or c.last_cmd} user={c.user} redir={redir} resp={c.resp} "
         f"lib-name={c.lib_name.decode('utf-8', 'replace')} lib-ver={c.lib_ver.decode('utf-8', 'replace')} "
         f"tot-net-in={c.tot_net_in} tot-net-out={c.tot_net_out} tot-cmds={c.tot_cmds}"
