@@ -24,6 +24,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -134,6 +135,27 @@ TESTS: dict[str, BenchTest] = {
         ),
     )
 }
+
+# Tests of the other data types and of scripting (issues 4 and 6): run with -t or --extra-tests.
+_EVAL_SCRIPT = "return redis.call('INCR', KEYS[1])"
+_EVAL_SHA = hashlib.sha1(_EVAL_SCRIPT.encode()).hexdigest()
+for _t in (
+    _custom("xrange_100", "XRANGE bench:xr - + COUNT 100",
+            setup=[("DEL", "bench:xr")] + [("XADD", "bench:xr", "*", "f", "v")] * 100),
+    _custom("pfadd", "PFADD bench:hll __rand_int__"),
+    _custom("pfcount", "PFCOUNT bench:hllc",
+            setup=[("DEL", "bench:hllc"), ("PFADD", "bench:hllc", *[f"e{i}" for i in range(1000)])]),
+    _custom("setbit", "SETBIT bench:bits 12345 1"),
+    _custom("bitcount", "BITCOUNT bench:bitc", setup=[("SET", "bench:bitc", "x" * 1000)]),
+    _custom("geoadd", "GEOADD bench:geo 13.361389 38.115556 m:__rand_int__"),
+    _custom("geosearch", "GEOSEARCH bench:geos FROMLONLAT 15 37 BYRADIUS 200 km ASC COUNT 10",
+            setup=[("DEL", "bench:geos")] + [
+                ("GEOADD", "bench:geos", f"{13 + (i % 10) * 0.3:.4f}", f"{37 + (i // 10) * 0.2:.4f}", f"m{i}")
+                for i in range(100)]),
+    _custom("evalsha", f"EVALSHA {_EVAL_SHA} 1 bench:evalsha",
+            setup=[("SCRIPT", "LOAD", _EVAL_SCRIPT)]),
+):
+    TESTS[_t.name] = _t
 
 DEFAULT_TESTS = "set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,mset"
 
