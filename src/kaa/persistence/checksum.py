@@ -1,7 +1,9 @@
 """CRC64 (Jones polynomial, reflected, as Valkey's crc64.c) and LZF, with C speed-ups.
 
 ``anycrc`` and ``python-lzf`` are optional C extensions; the pure-Python fallbacks give
-identical results, only slower.
+identical results (the compressor is a port of liblzf's, so compressed payloads are the
+same bytes as Valkey's), only slower. ``lzf_compress(data, out_len)`` has liblzf's
+semantics: None when the output would not fit in ``out_len`` bytes.
 """
 
 from __future__ import annotations
@@ -84,54 +86,119 @@ def lzf_decompress_py(data: bytes, expected_len: int) -> bytes:
     return bytes(out)
 
 
-def lzf_compress_py(data: bytes) -> bytes | None:
-    """A simple LZF compressor (hash of 3-byte prefixes); None if it would not shrink."""
-    n = len(data)
-    if n < 4:
+_HLOG = 16
+_HSIZE = 1 << _HLOG
+_MAX_LIT = 1 << 5
+_MAX_OFF = 1 << 13
+_MAX_REF = (1 << 8) + (1 << 3)
+
+
+def lzf_compress_py(data: bytes, out_len: int | None = None) -> bytes | None:
+    """liblzf's lzf_compress(in, in_len, out, out_len) as built in Valkey (HLOG 16,
+    VERY_FAST), byte for byte: the compressed data, or None where it returns 0 (the
+    output would not fit in out_len bytes; default: the input's length)."""
+    in_len = len(data)
+    if out_len is None:
+        out_len = in_len
+    if not in_len or out_len <= 0:
         return None
-    out = bytearray()
-    lit = bytearray()
-    table: dict[bytes, int] = {}
-    i = 0
-    while i < n:
-        if i + 2 < n:
-            key = data[i : i + 3]
-            ref = table.get(key)
-            table[key] = i
-            if ref is not None and i - ref - 1 < 8192:
-                off = i - ref - 1
-                ln = 3
-                maxlen = min(264, n - i)
-                while ln < maxlen and data[ref + ln] == data[i + ln]:
+    ip_data = bytes(data)
+    htab = [0] * _HSIZE
+    out = bytearray(out_len + 8)  # a little slack: the run byte is reserved ahead
+    op = 1  # the first literal run's length byte is at 0
+    lit = 0
+    ip = 0
+    in_end = in_len
+    mask = _HSIZE - 1
+    shift = 3 * 8 - _HLOG
+    hval = ((ip_data[0] << 8) | ip_data[1]) if in_len > 1 else 0
+    while ip < in_end - 2:
+        hval = ((hval << 8) | ip_data[ip + 2]) & 0xFFFFFFFF
+        slot = ((hval >> shift) - hval * 5) & mask
+        ref = htab[slot]
+        htab[slot] = ip
+        off = ip - ref - 1
+        if (ref and off < _MAX_OFF and ref < ip and ip_data[ref + 2] == ip_data[ip + 2]
+                and ip_data[ref] == ip_data[ip] and ip_data[ref + 1] == ip_data[ip + 1]):
+            ln = 2
+            maxlen = in_end - ip - ln
+            if maxlen > _MAX_REF:
+                maxlen = _MAX_REF
+            if op + 3 + 1 >= out_len and op - (0 if lit else 1) + 3 + 1 >= out_len:
+                return None
+            out[op - lit - 1] = (lit - 1) & 0xFF  # stop the literal run
+            if not lit:
+                op -= 1  # undo an empty run
+            # The match length as liblzf measures it: 16 unrolled steps (unbounded when
+            # maxlen > 16, so they may run up to 2 past it), then a bounded loop.
+            done = False
+            if maxlen > 16:
+                for _ in range(16):
                     ln += 1
-                while lit:
-                    chunk = lit[:32]
-                    del lit[:32]
-                    out.append(len(chunk) - 1)
-                    out += chunk
-                ln2 = ln - 2
-                if ln2 < 7:
-                    out.append((ln2 << 5) | (off >> 8))
-                else:
-                    out.append((7 << 5) | (off >> 8))
-                    out.append(ln2 - 7)
-                out.append(off & 0xFF)
-                i += ln
-                continue
-        lit.append(data[i])
-        i += 1
-    while lit:
-        chunk = lit[:32]
-        del lit[:32]
-        out.append(len(chunk) - 1)
-        out += chunk
-    if len(out) >= n:
+                    if ip_data[ref + ln] != ip_data[ip + ln]:
+                        done = True
+                        break
+            if not done:
+                while True:
+                    ln += 1
+                    if not (ln < maxlen and ip_data[ref + ln] == ip_data[ip + ln]):
+                        break
+            ln -= 2  # octets - 1
+            ip += 1
+            if ln < 7:
+                out[op] = ((off >> 8) + (ln << 5)) & 0xFF
+                op += 1
+            else:
+                out[op] = ((off >> 8) + (7 << 5)) & 0xFF
+                out[op + 1] = (ln - 7) & 0xFF
+                op += 2
+            out[op] = off & 0xFF
+            op += 1
+            lit = 0
+            op += 1  # start a run
+            ip += ln + 1
+            if ip >= in_end - 2:
+                break
+            ip -= 2  # VERY_FAST: hash the last two positions of the match
+            hval = (ip_data[ip] << 8) | ip_data[ip + 1]
+            hval = ((hval << 8) | ip_data[ip + 2]) & 0xFFFFFFFF
+            htab[((hval >> shift) - hval * 5) & mask] = ip
+            ip += 1
+            hval = ((hval << 8) | ip_data[ip + 2]) & 0xFFFFFFFF
+            htab[((hval >> shift) - hval * 5) & mask] = ip
+            ip += 1
+        else:
+            if op >= out_len:
+                return None
+            lit += 1
+            out[op] = ip_data[ip]
+            op += 1
+            ip += 1
+            if lit == _MAX_LIT:
+                out[op - lit - 1] = lit - 1
+                lit = 0
+                op += 1
+    if op + 3 > out_len:
         return None
-    return bytes(out)
+    while ip < in_end:
+        lit += 1
+        out[op] = ip_data[ip]
+        op += 1
+        ip += 1
+        if lit == _MAX_LIT:
+            out[op - lit - 1] = lit - 1
+            lit = 0
+            op += 1
+    out[op - lit - 1] = (lit - 1) & 0xFF
+    if not lit:
+        op -= 1
+    if op > out_len:
+        return None
+    return bytes(out[:op])
 
 
 lzf_decompress: Callable[[bytes, int], bytes]
-lzf_compress: Callable[[bytes], bytes | None]
+lzf_compress: Callable[[bytes, int], bytes | None]
 try:
     import lzf as _lzf
 
@@ -141,8 +208,12 @@ try:
             raise ValueError("lzf: corrupt compressed data")
         return bytes(out)
 
-    def _lzf_compress_c(data: bytes) -> bytes | None:
-        out = _lzf.compress(data, len(data) - 1) if len(data) > 4 else None
+    def _lzf_compress_c(data: bytes, out_len: int) -> bytes | None:
+        """lzf_compress(in, in_len, out, out_len); python-lzf passes max_len + 1 as the
+        output size, hence the - 1."""
+        if out_len <= 1 or not data:
+            return None
+        out = _lzf.compress(data, out_len - 1)
         return bytes(out) if out else None
 
     lzf_decompress = _lzf_decompress_c

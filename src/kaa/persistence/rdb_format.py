@@ -7,16 +7,32 @@ Values cross this module in a neutral form, independent of Kaa's in-memory types
     string  bytes                     list  list[bytes]
     set     list[bytes]               zset  list[tuple[bytes, float]]
     hash    list[tuple[bytes, bytes]] stream  kaa.persistence.rdb_stream.StreamData
+
+plus an *encoding hint* saying how the value is (to be) laid out, so that Kaa writes
+the same compact encodings Valkey does (listpack, intset, quicklist nodes) and a loaded
+value gets the encoding Valkey's loader would give it:
+
+    list  None (plain list: built by pushes), "ziplist" (old RDB_TYPE_LIST_ZIPLIST),
+          "listpack" (one node), or a list of quicklist nodes ``[count, bytes, plain]``
+    set   None (plain), "intset", "listpack", "hashtable"
+    zset  None (plain), "listpack", "skiplist"
+    hash  None (plain), "zipmap", "listpack", "hashtable"
+
+When writing, a hint of None lets the writer choose as Valkey would with its default
+thresholds.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from kaa.persistence.checksum import lzf_compress, lzf_decompress
+from kaa.protocol.reply import format_double  # Valkey's d2string (a pure function)
 
 RDB_VERSION = 11
 
@@ -62,6 +78,18 @@ ENC_INT16 = 1
 ENC_INT32 = 2
 ENC_LZF = 3
 
+# Module value sub-opcodes (RDB_MODULE_OPCODE_*).
+MOD_EOF = 0
+MOD_SINT = 1
+MOD_UINT = 2
+MOD_FLOAT = 3
+MOD_DOUBLE = 4
+MOD_STRING = 5
+
+# Quicklist node containers.
+QL_PLAIN = 1
+QL_PACKED = 2
+
 KIND_OF_TYPE = {
     T_STRING: "string",
     T_LIST: "list", T_LIST_ZIPLIST: "list", T_LIST_QUICKLIST: "list", T_LIST_QUICKLIST_2: "list",
@@ -72,9 +100,69 @@ KIND_OF_TYPE = {
     T_MODULE_PRE_GA: "module", T_MODULE_2: "module",
 }
 
+# Valkey's defaults for the compact encodings (used when a writer gets no hint).
+DEFAULT_LIST_NODE_BYTES = 8192  # list-max-listpack-size -2
+DEFAULT_MAX_ENTRIES = 128  # hash/zset/set-max-listpack-entries
+DEFAULT_MAX_VALUE = 64  # hash/zset/set-max-listpack-value
+DEFAULT_INTSET_ENTRIES = 512  # set-max-intset-entries
+
+SHORT_READ = "Unexpected EOF reading RDB file"
+_MODULE_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+_U16 = struct.Struct("<H")
+_I16 = struct.Struct("<h")
+_I32 = struct.Struct("<i")
+_U32 = struct.Struct("<I")
+_I64 = struct.Struct("<q")
+_U64 = struct.Struct("<Q")
+_BE32 = struct.Struct(">I")
+_BE64 = struct.Struct(">Q")
+_DBL = struct.Struct("<d")
+_FLT = struct.Struct("<f")
+
+LLONG_MIN = -(1 << 63)
+LLONG_MAX = (1 << 63) - 1
+
 
 class RdbError(Exception):
-    """A corrupt or unsupported RDB stream; the text is what Valkey would log."""
+    """A corrupt or unsupported RDB stream; the text is what Valkey would log.
+
+    ``short`` marks a read past the end of the data (Valkey's read error, as opposed
+    to a corruption it recognised)."""
+
+    def __init__(self, msg: str, short: bool = False) -> None:
+        super().__init__(msg)
+        self.short = short
+
+
+def string2ll(s: bytes) -> int | None:
+    """Valkey's string2ll (and listpack's lpStringToInt64): the value of a canonical
+    signed 64-bit decimal ("-0", "+1", "01", " 1" are not), else None."""
+    n = len(s)
+    if n == 0 or n > 20:
+        return None
+    c = s[0]
+    if c == 45:  # '-'
+        if n == 1 or not 49 <= s[1] <= 57 or not s[1:].isdigit():
+            return None
+    elif c == 48:  # '0'
+        return 0 if n == 1 else None
+    elif not 49 <= c <= 57 or not s.isdigit():
+        return None
+    v = int(s)
+    if v < LLONG_MIN or v > LLONG_MAX:
+        return None
+    return v
+
+
+def module_type_name(module_id: int) -> str:
+    """moduleTypeNameByID: the 9-character type name packed in a module type id."""
+    mid = module_id >> 10
+    chars = []
+    for _ in range(9):
+        chars.append(_MODULE_CHARSET[mid & 63])
+        mid >>= 6
+    return "".join(reversed(chars))
 
 
 # ---------------------------------------------------------------- reading
@@ -83,24 +171,26 @@ class RdbError(Exception):
 class Reader:
     """Cursor over an in-memory RDB image."""
 
-    __slots__ = ("data", "pos", "rdbver")
+    __slots__ = ("data", "pos", "rdbver", "end")
 
     def __init__(self, data: bytes, pos: int = 0, rdbver: int = RDB_VERSION) -> None:
         self.data = data
         self.pos = pos
         self.rdbver = rdbver
+        self.end = len(data)
 
     def read(self, n: int) -> bytes:
         p = self.pos
-        if n < 0 or p + n > len(self.data):
-            raise RdbError("Short read or OOM loading DB. Unrecoverable error, aborting now.")
-        self.pos = p + n
-        return self.data[p : p + n]
+        q = p + n
+        if n < 0 or q > self.end:
+            raise RdbError(SHORT_READ, short=True)
+        self.pos = q
+        return self.data[p:q]
 
     def byte(self) -> int:
         p = self.pos
-        if p >= len(self.data):
-            raise RdbError("Short read or OOM loading DB. Unrecoverable error, aborting now.")
+        if p >= self.end:
+            raise RdbError(SHORT_READ, short=True)
         self.pos = p + 1
         return self.data[p]
 
@@ -115,34 +205,50 @@ class Reader:
         if kind == 3:
             return b & 0x3F, True
         if b == 0x80:
-            return struct.unpack(">I", self.read(4))[0], False
+            return int(_BE32.unpack(self.read(4))[0]), False
         if b == 0x81:
-            return struct.unpack(">Q", self.read(8))[0], False
-        raise RdbError(f"Unknown length encoding {b} in rdbLoadLen()")
+            return int(_BE64.unpack(self.read(8))[0]), False
+        raise RdbError(f"Unknown length encoding {kind} in rdbLoadLen()")
 
     def len(self) -> int:
         n, enc = self.length()
         if enc:
-            raise RdbError("Unexpected encoded length")
+            # rdbLoadLen(rdb, NULL) hands back the encoding type as a length.
+            return n
         return n
 
     def string(self) -> bytes:
+        data = self.data
+        p = self.pos
+        if p >= self.end:
+            raise RdbError(SHORT_READ, short=True)
+        b = data[p]
+        if b < 0x40:  # 6-bit length: the common case, inline
+            q = p + 1 + b
+            if q > self.end:
+                raise RdbError(SHORT_READ, short=True)
+            self.pos = q
+            return data[p + 1 : q]
         n, enc = self.length()
         if not enc:
             return self.read(n)
         if n == ENC_INT8:
             return b"%d" % struct.unpack("<b", self.read(1))[0]
         if n == ENC_INT16:
-            return b"%d" % struct.unpack("<h", self.read(2))[0]
+            return b"%d" % _I16.unpack(self.read(2))[0]
         if n == ENC_INT32:
-            return b"%d" % struct.unpack("<i", self.read(4))[0]
+            return b"%d" % _I32.unpack(self.read(4))[0]
         if n == ENC_LZF:
             clen = self.len()
             ulen = self.len()
             comp = self.read(clen)
+            # LZF expands at most ~90 times (a 3-byte reference for 264 bytes): refuse
+            # absurd lengths before allocating for them.
+            if ulen > 96 * clen + 64:
+                raise RdbError("Invalid LZF compressed string")
             try:
                 return lzf_decompress(comp, ulen)
-            except ValueError as e:
+            except (ValueError, MemoryError, OverflowError) as e:
                 raise RdbError("Invalid LZF compressed string") from e
         raise RdbError(f"Unknown RDB string encoding type {n}")
 
@@ -156,84 +262,96 @@ class Reader:
         if n == 255:
             return -math.inf
         try:
-            return float(self.read(n).decode())
-        except ValueError as e:
-            raise RdbError("Invalid double value") from e
+            return float(self.read(n).split(b"\0", 1)[0].decode())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RdbError(SHORT_READ, short=True) from e
 
     def double_bin(self) -> float:
-        return float(struct.unpack("<d", self.read(8))[0])
+        return float(_DBL.unpack(self.read(8))[0])
 
     def millis(self) -> int:
-        return int(struct.unpack("<q", self.read(8))[0])
+        return int(_I64.unpack(self.read(8))[0])
 
     def seconds(self) -> int:
-        return int(struct.unpack("<i", self.read(4))[0])
+        return int(_I32.unpack(self.read(4))[0])
 
 
-def _int_or_bytes(v: bytes) -> bytes:
-    return v
+# ---- compact encodings: decoding (with Valkey's deep integrity checks)
+
+_BAD_LP = "Listpack integrity check failed."
+_DEC = [b"%d" % i for i in range(128)]
 
 
-# ---- compact encodings
-
-
-def listpack_entries(blob: bytes) -> list[bytes]:
-    """Decode a listpack into its entries (integers as their decimal bytes)."""
+def listpack_entries(blob: bytes, what: str = _BAD_LP) -> list[bytes]:
+    """Decode a listpack into its entries (integers as their decimal bytes), checking
+    header, every entry's back-length, the end marker and the element count."""
     n = len(blob)
     if n < 7:
-        raise RdbError("Listpack integrity check failed.")
-    total, _count = struct.unpack_from("<IH", blob, 0)
+        raise RdbError(what)
+    total, count = struct.unpack_from("<IH", blob, 0)
     if total != n or blob[-1] != 0xFF:
-        raise RdbError("Listpack integrity check failed.")
+        raise RdbError(what)
     out: list[bytes] = []
+    append = out.append
+    dec = _DEC
     p = 6
     end = n - 1
     try:
         while p < end:
             b = blob[p]
-            if b < 0x80:  # 7-bit uint
-                out.append(b"%d" % b)
-                elen = 1
-            elif b & 0xC0 == 0x80:  # 6-bit string
-                ln = b & 0x3F
-                out.append(blob[p + 1 : p + 1 + ln])
-                elen = 1 + ln
-            elif b & 0xE0 == 0xC0:  # 13-bit int
+            if b < 0x80:  # 7-bit uint, back-length 1: the common cases are inline
+                if blob[p + 1] != 1:
+                    raise RdbError(what)
+                append(dec[b])
+                p += 2
+                continue
+            if b < 0xC0:  # 6-bit string
+                q = p + 1 + (b & 0x3F)
+                if q >= end or blob[q] != q - p:
+                    raise RdbError(what)
+                append(blob[p + 1 : q])
+                p = q + 1
+                continue
+            if b < 0xE0:  # 13-bit int
                 v = ((b & 0x1F) << 8) | blob[p + 1]
                 if v >= 1 << 12:
                     v -= 1 << 13
-                out.append(b"%d" % v)
+                append(b"%d" % v)
                 elen = 2
-            elif b & 0xF0 == 0xE0:  # 12-bit string
-                ln = ((b & 0x0F) << 8) | blob[p + 1]
-                out.append(blob[p + 2 : p + 2 + ln])
-                elen = 2 + ln
+            elif b < 0xF0:  # 12-bit string
+                elen = 2 + (((b & 0x0F) << 8) | blob[p + 1])
+                append(blob[p + 2 : p + elen])
             elif b == 0xF0:  # 32-bit string
-                ln = struct.unpack_from("<I", blob, p + 1)[0]
-                out.append(blob[p + 5 : p + 5 + ln])
-                elen = 5 + ln
+                elen = 5 + _U32.unpack_from(blob, p + 1)[0]
+                append(blob[p + 5 : p + elen])
             elif b == 0xF1:
-                out.append(b"%d" % struct.unpack_from("<h", blob, p + 1)[0])
+                append(b"%d" % _I16.unpack_from(blob, p + 1)[0])
                 elen = 3
             elif b == 0xF2:
-                v = int.from_bytes(blob[p + 1 : p + 4], "little", signed=True)
-                out.append(b"%d" % v)
+                append(b"%d" % int.from_bytes(blob[p + 1 : p + 4], "little", signed=True))
                 elen = 4
             elif b == 0xF3:
-                out.append(b"%d" % struct.unpack_from("<i", blob, p + 1)[0])
+                append(b"%d" % _I32.unpack_from(blob, p + 1)[0])
                 elen = 5
             elif b == 0xF4:
-                out.append(b"%d" % struct.unpack_from("<q", blob, p + 1)[0])
+                append(b"%d" % _I64.unpack_from(blob, p + 1)[0])
                 elen = 9
             else:
-                raise RdbError("Listpack integrity check failed.")
-            if p + elen > end:
-                raise RdbError("Listpack integrity check failed.")
-            p += elen + _backlen_size(elen)
+                raise RdbError(what)
+            q = p + elen
+            if elen <= 127:
+                if q >= end or blob[q] != elen:
+                    raise RdbError(what)
+                p = q + 1
+            else:
+                bl = _encode_backlen(elen)
+                p = q + len(bl)
+                if p > end or blob[q:p] != bl:
+                    raise RdbError(what)
     except (struct.error, IndexError) as e:
-        raise RdbError("Listpack integrity check failed.") from e
-    if p != end:
-        raise RdbError("Listpack integrity check failed.")
+        raise RdbError(what) from e
+    if p != end or (count != 65535 and count != len(out)):
+        raise RdbError(what)
     return out
 
 
@@ -263,60 +381,31 @@ def _encode_backlen(n: int) -> bytes:
     )
 
 
-def _as_int(v: bytes) -> int | None:
-    from kaa.commands.args import parse_int_or_none
-
-    return parse_int_or_none(v)
-
-
-def listpack_build(entries: list[bytes]) -> bytes:
-    """Encode entries as a listpack, using integer encodings where Valkey would."""
-    parts: list[bytes] = []
-    for e in entries:
-        iv = _as_int(e) if len(e) <= 20 else None
-        if iv is not None:
-            if 0 <= iv <= 127:
-                enc = bytes([iv])
-            elif -4096 <= iv <= 4095:
-                u = iv & 0x1FFF
-                enc = bytes([0xC0 | (u >> 8), u & 0xFF])
-            elif -32768 <= iv <= 32767:
-                enc = b"\xf1" + struct.pack("<h", iv)
-            elif -8388608 <= iv <= 8388607:
-                enc = b"\xf2" + (iv & 0xFFFFFF).to_bytes(3, "little")
-            elif -(2**31) <= iv < 2**31:
-                enc = b"\xf3" + struct.pack("<i", iv)
-            else:
-                enc = b"\xf4" + struct.pack("<q", iv)
-        else:
-            ln = len(e)
-            if ln < 64:
-                enc = bytes([0x80 | ln]) + e
-            elif ln < 4096:
-                enc = bytes([0xE0 | (ln >> 8), ln & 0xFF]) + e
-            else:
-                enc = b"\xf0" + struct.pack("<I", ln) + e
-        parts.append(enc)
-        parts.append(_encode_backlen(len(enc)))
-    body = b"".join(parts)
-    total = 6 + len(body) + 1
-    count = len(entries) if len(entries) < 65535 else 65535
-    return struct.pack("<IH", total, count) + body + b"\xff"
-
-
-def ziplist_entries(blob: bytes) -> list[bytes]:
+def ziplist_entries(blob: bytes, what: str = "Ziplist integrity check failed.") -> list[bytes]:
+    """Decode a ziplist (RDB versions before 10), checking header, prevlens, the tail
+    offset and the element count as ziplistValidateIntegrity does in deep mode."""
     n = len(blob)
     if n < 11:
-        raise RdbError("Ziplist integrity check failed.")
-    total, _tail, _count = struct.unpack_from("<IIH", blob, 0)
+        raise RdbError(what)
+    total, tail, count = struct.unpack_from("<IIH", blob, 0)
     if total != n or blob[-1] != 0xFF:
-        raise RdbError("Ziplist integrity check failed.")
+        raise RdbError(what)
     out: list[bytes] = []
     p = 10
     end = n - 1
+    prev_len = 0
+    last = -1
     try:
         while p < end:
-            p += 5 if blob[p] == 0xFE else 1  # prevlen
+            start = p
+            if blob[p] == 0xFE:
+                plen = _U32.unpack_from(blob, p + 1)[0]
+                p += 5
+            else:
+                plen = blob[p]
+                p += 1
+            if plen != prev_len:
+                raise RdbError(what)
             b = blob[p]
             kind = b >> 6
             if kind == 0:
@@ -328,17 +417,17 @@ def ziplist_entries(blob: bytes) -> list[bytes]:
                 out.append(blob[p + 2 : p + 2 + ln])
                 p += 2 + ln
             elif b == 0x80:
-                ln = struct.unpack_from(">I", blob, p + 1)[0]
+                ln = _BE32.unpack_from(blob, p + 1)[0]
                 out.append(blob[p + 5 : p + 5 + ln])
                 p += 5 + ln
             elif b == 0xC0:
-                out.append(b"%d" % struct.unpack_from("<h", blob, p + 1)[0])
+                out.append(b"%d" % _I16.unpack_from(blob, p + 1)[0])
                 p += 3
             elif b == 0xD0:
-                out.append(b"%d" % struct.unpack_from("<i", blob, p + 1)[0])
+                out.append(b"%d" % _I32.unpack_from(blob, p + 1)[0])
                 p += 5
             elif b == 0xE0:
-                out.append(b"%d" % struct.unpack_from("<q", blob, p + 1)[0])
+                out.append(b"%d" % _I64.unpack_from(blob, p + 1)[0])
                 p += 9
             elif b == 0xF0:
                 out.append(b"%d" % int.from_bytes(blob[p + 1 : p + 4], "little", signed=True))
@@ -350,15 +439,22 @@ def ziplist_entries(blob: bytes) -> list[bytes]:
                 out.append(b"%d" % ((b & 0x0F) - 1))
                 p += 1
             else:
-                raise RdbError("Ziplist integrity check failed.")
+                raise RdbError(what)
+            if p > end:
+                raise RdbError(what)
+            prev_len = p - start
+            last = start
     except (struct.error, IndexError) as e:
-        raise RdbError("Ziplist integrity check failed.") from e
-    if p != end:
-        raise RdbError("Ziplist integrity check failed.")
+        raise RdbError(what) from e
+    if p != end or (out and tail != last) or (not out and tail != 10):
+        raise RdbError(what)
+    if count != 65535 and count != len(out):
+        raise RdbError(what)
     return out
 
 
 def intset_members(blob: bytes) -> list[bytes]:
+    """Decode an intset, requiring ascending unique members (intsetValidateIntegrity)."""
     if len(blob) < 8:
         raise RdbError("Intset integrity check failed.")
     enc, count = struct.unpack_from("<II", blob, 0)
@@ -366,54 +462,125 @@ def intset_members(blob: bytes) -> list[bytes]:
     if fmt is None or len(blob) != 8 + enc * count:
         raise RdbError("Intset integrity check failed.")
     vals = struct.unpack_from("<%d%s" % (count, fmt), blob, 8)
+    prev = None
+    for v in vals:
+        if prev is not None and v <= prev:
+            raise RdbError("Intset integrity check failed.")
+        prev = v
     return [b"%d" % v for v in vals]
 
 
 def zipmap_pairs(blob: bytes) -> list[tuple[bytes, bytes]]:
+    """Decode a zipmap (RDB_TYPE_HASH_ZIPMAP, Redis 2.x), as zipmapValidateIntegrity."""
+    what = "Zipmap integrity check failed."
+    n = len(blob)
+    if n < 2 or blob[-1] != 0xFF:
+        raise RdbError(what)
     out: list[tuple[bytes, bytes]] = []
     p = 1
-    n = len(blob)
 
     def zlen(p: int) -> tuple[int, int]:
         b = blob[p]
         if b < 254:
             return b, p + 1
         if b == 254:
-            return struct.unpack_from("<I", blob, p + 1)[0], p + 5
-        return -1, p + 1
+            return int(_U32.unpack_from(blob, p + 1)[0]), p + 5
+        raise RdbError(what)
 
     try:
-        while p < n:
-            if blob[p] == 0xFF:
-                return out
+        while blob[p] != 0xFF:
             kl, p = zlen(p)
             key = blob[p : p + kl]
             p += kl
+            if p > n - 1:
+                raise RdbError(what)
             vl, p = zlen(p)
             free = blob[p]
             p += 1
             val = blob[p : p + vl]
             p += vl + free
+            if p > n - 1:
+                raise RdbError(what)
             out.append((key, val))
     except (IndexError, struct.error) as e:
-        raise RdbError("Zipmap integrity check failed.") from e
-    raise RdbError("Zipmap integrity check failed.")
+        raise RdbError(what) from e
+    if not out or (blob[0] != 254 and blob[0] != len(out)):
+        raise RdbError(what)
+    return out
 
 
-def _pairs(items: list[bytes]) -> list[tuple[bytes, bytes]]:
+def _pairs(items: list[bytes], what: str) -> list[tuple[bytes, bytes]]:
     if len(items) % 2:
-        raise RdbError("Listpack integrity check failed.")
+        raise RdbError(what)
     return list(zip(items[0::2], items[1::2], strict=True))
 
 
-def read_value(r: Reader, t: int) -> tuple[str, Any]:
-    """Read one value of RDB type t; returns (kind, neutral value)."""
+def _score(s: bytes, what: str) -> float:
+    """A score stored as a listpack/ziplist string (zzlStrtod)."""
+    try:
+        v = float(s)
+    except ValueError as e:
+        raise RdbError(what) from e
+    if v != v:
+        raise RdbError(what)
+    return v
+
+
+def _zset_pairs(items: list[bytes], what: str) -> list[tuple[bytes, float]]:
+    if len(items) % 2:
+        raise RdbError(what)
+    return [(m, _score(s, what)) for m, s in zip(items[0::2], items[1::2], strict=True)]
+
+
+def _check_module_value(r: Reader, name: str) -> None:
+    """rdbLoadCheckModuleValue: walk a module value's annotated opcodes up to its EOF."""
+    while True:
+        op = r.len()
+        if op == MOD_EOF:
+            return
+        if op in (MOD_SINT, MOD_UINT):
+            r.len()
+        elif op == MOD_STRING:
+            r.string()
+        elif op == MOD_FLOAT:
+            r.read(4)
+        elif op == MOD_DOUBLE:
+            r.read(8)
+        else:
+            raise RdbError(f"Unknown module opcode {op} in module {name} value")
+
+
+def skip_module_value(r: Reader) -> str:
+    """Parse (and discard) a module value or module aux payload after its id; returns
+    the module type name (kaa-check-rdb, which has no modules, can still walk them)."""
+    name = module_type_name(r.len())
+    _check_module_value(r, name)
+    return name
+
+
+Neutral = tuple[str, Any, Any]  # (kind, value, encoding hint)
+
+
+def read_value(r: Reader, t: int) -> Neutral:
+    """Read one value of RDB type t; returns (kind, neutral value, encoding hint)."""
     if t == T_STRING:
-        return "string", r.string()
+        return "string", r.string(), None
+    if t == T_LIST_QUICKLIST_2 or t == T_LIST_QUICKLIST:
+        return _read_quicklist(r, t)
+    if t == T_HASH_LISTPACK:
+        return "hash", _pairs(listpack_entries(r.string(), "Hash listpack integrity check failed."),
+                              "Hash listpack integrity check failed."), "listpack"
+    if t == T_ZSET_LISTPACK:
+        what = "Zset listpack integrity check failed."
+        return "zset", _zset_pairs(listpack_entries(r.string(), what), what), "listpack"
+    if t == T_SET_LISTPACK:
+        return "set", listpack_entries(r.string(), "Set listpack integrity check failed."), "listpack"
+    if t == T_SET_INTSET:
+        return "set", intset_members(r.string()), "intset"
     if t == T_LIST:
-        return "list", [r.string() for _ in range(r.len())]
+        return "list", [r.string() for _ in range(r.len())], None
     if t == T_SET:
-        return "set", [r.string() for _ in range(r.len())]
+        return "set", [r.string() for _ in range(r.len())], None
     if t == T_ZSET or t == T_ZSET_2:
         n = r.len()
         zs: list[tuple[bytes, float]] = []
@@ -423,59 +590,61 @@ def read_value(r: Reader, t: int) -> tuple[str, Any]:
             if sc != sc:
                 raise RdbError("Zset with NAN score detected")
             zs.append((m, sc))
-        return "zset", zs
+        return "zset", zs, None
     if t == T_HASH:
         n = r.len()
-        return "hash", [(r.string(), r.string()) for _ in range(n)]
-    if t == T_LIST_QUICKLIST:
-        items: list[bytes] = []
-        for _ in range(r.len()):
-            items += ziplist_entries(r.string())
-        return "list", items
-    if t == T_LIST_QUICKLIST_2:
-        items = []
-        for _ in range(r.len()):
-            container = r.len()
-            blob = r.string()
-            if container == 1:  # PLAIN node: one big element
-                items.append(blob)
-            elif container == 2:
-                ents = listpack_entries(blob)
-                if not ents:
-                    raise RdbError("Empty listpack in quicklist")
-                items += ents
-            else:
-                raise RdbError(f"Quicklist integrity check failed: unknown container {container}")
-        return "list", items
+        return "hash", [(r.string(), r.string()) for _ in range(n)], None
     if t == T_LIST_ZIPLIST:
-        return "list", ziplist_entries(r.string())
-    if t == T_SET_INTSET:
-        return "set", intset_members(r.string())
-    if t == T_SET_LISTPACK:
-        return "set", listpack_entries(r.string())
-    if t == T_ZSET_ZIPLIST or t == T_ZSET_LISTPACK:
-        ents = ziplist_entries(r.string()) if t == T_ZSET_ZIPLIST else listpack_entries(r.string())
-        pairs = _pairs(ents)
-        out: list[tuple[bytes, float]] = []
-        for m, s in pairs:
-            try:
-                out.append((m, float(s)))
-            except ValueError as e:
-                raise RdbError("Zset listpack integrity check failed.") from e
-        return "zset", out
+        return "list", ziplist_entries(r.string(), "List ziplist integrity check failed."), "ziplist"
+    if t == T_ZSET_ZIPLIST:
+        what = "Zset ziplist integrity check failed."
+        return "zset", _zset_pairs(ziplist_entries(r.string(), what), what), "listpack"
     if t == T_HASH_ZIPLIST:
-        return "hash", _pairs(ziplist_entries(r.string()))
-    if t == T_HASH_LISTPACK:
-        return "hash", _pairs(listpack_entries(r.string()))
+        what = "Hash ziplist integrity check failed."
+        return "hash", _pairs(ziplist_entries(r.string(), what), what), "listpack"
     if t == T_HASH_ZIPMAP:
-        return "hash", zipmap_pairs(r.string())
+        return "hash", zipmap_pairs(r.string()), "zipmap"
     if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3):
         from kaa.persistence.rdb_stream import read_stream
 
-        return "stream", read_stream(r, t)
-    if t in (T_MODULE_2, T_MODULE_PRE_GA):
-        raise RdbError("The RDB file contains module data I can't load: no matching module")
+        return "stream", read_stream(r, t), None
+    if t == T_MODULE_PRE_GA:
+        raise RdbError("Pre-release module format not supported")
+    if t == T_MODULE_2:
+        name = module_type_name(r.len())
+        raise RdbError(f"The RDB file contains module data I can't load: no matching module type '{name}'")
     raise RdbError(f"Unknown RDB encoding type {t}")
+
+
+def _read_quicklist(r: Reader, t: int) -> Neutral:
+    """RDB_TYPE_LIST_QUICKLIST(_2): the list and its nodes as loaded (Valkey appends each
+    stored node as it is; empty packed nodes are skipped)."""
+    items: list[bytes] = []
+    nodes: list[list[int]] = []
+    v2 = t == T_LIST_QUICKLIST_2
+    for _ in range(r.len()):
+        container = QL_PACKED
+        if v2:
+            container = r.len()
+            if container != QL_PACKED and container != QL_PLAIN:
+                raise RdbError("Quicklist integrity check failed.")
+        blob = r.string()
+        if not blob:
+            raise RdbError("Quicklist integrity check failed.")
+        if container == QL_PLAIN:
+            items.append(blob)
+            nodes.append([1, len(blob), 1])
+            continue
+        if v2:
+            ents = listpack_entries(blob)
+            size = len(blob)
+        else:
+            ents = ziplist_entries(blob)
+            size = listpack_size(ents)
+        if ents:
+            items += ents
+            nodes.append([len(ents), size, 0])
+    return "list", items, nodes
 
 
 # ---------------------------------------------------------------- writing
@@ -483,68 +652,240 @@ def read_value(r: Reader, t: int) -> tuple[str, Any]:
 
 def enc_len(n: int) -> bytes:
     if n < 64:
-        return bytes([n])
+        return bytes((n,))
     if n < 16384:
-        return bytes([0x40 | (n >> 8), n & 0xFF])
+        return bytes((0x40 | (n >> 8), n & 0xFF))
     if n <= 0xFFFFFFFF:
-        return b"\x80" + struct.pack(">I", n)
-    return b"\x81" + struct.pack(">Q", n)
+        return b"\x80" + _BE32.pack(n)
+    return b"\x81" + _BE64.pack(n)
+
+
+_INT_START = frozenset(b"-123456789")  # a canonical integer other than "0" starts so
+_NUM_START = frozenset(b"-0123456789")
 
 
 def enc_string(s: bytes, compress: bool = True) -> bytes:
+    """rdbSaveRawString: small canonical integers as such, LZF above 20 bytes when it
+    saves more than 4 bytes, verbatim otherwise."""
     n = len(s)
+    if n < 64 and (n > 11 or not n or s[0] not in _NUM_START) and (not compress or n <= 20):
+        return bytes((n,)) + s  # the common case: short, not an integer
     if n <= 11:
-        iv = _as_int(s)
+        iv = string2ll(s) if s else None
         if iv is not None:
             if -128 <= iv <= 127:
-                return bytes([0xC0]) + struct.pack("<b", iv)
+                return bytes((0xC0, iv & 0xFF))
             if -32768 <= iv <= 32767:
-                return bytes([0xC1]) + struct.pack("<h", iv)
+                return b"\xc1" + _I16.pack(iv)
             if -(2**31) <= iv < 2**31:
-                return bytes([0xC2]) + struct.pack("<i", iv)
+                return b"\xc2" + _I32.pack(iv)
     if compress and n > 20:
-        c = lzf_compress(bytes(s))
+        c = lzf_compress(bytes(s), n - 4)  # rdbSaveLzfStringObject: worth it if 4+ bytes saved
         if c is not None:
             return b"\xc3" + enc_len(len(c)) + enc_len(n) + c
     return enc_len(n) + bytes(s)
 
 
-def write_value(kind: str, value: Any, compress: bool = True) -> tuple[int, bytes]:
-    """Encode a neutral value; returns (rdb type, payload)."""
+def _lp_entry(e: bytes) -> bytes:
+    """One listpack entry (encoding + data), integers where lpStringToInt64 says so."""
+    n = len(e)
+    if n <= 20 and n and e[0] in _INT_START or e == b"0":
+        iv = string2ll(e)
+        if iv is not None:
+            if 0 <= iv <= 127:
+                return bytes((iv,))
+            if -4096 <= iv <= 4095:
+                u = iv & 0x1FFF
+                return bytes((0xC0 | (u >> 8), u & 0xFF))
+            if -32768 <= iv <= 32767:
+                return b"\xf1" + _I16.pack(iv)
+            if -8388608 <= iv <= 8388607:
+                return b"\xf2" + (iv & 0xFFFFFF).to_bytes(3, "little")
+            if -(2**31) <= iv < 2**31:
+                return b"\xf3" + _I32.pack(iv)
+            return b"\xf4" + _I64.pack(iv)
+    if n < 64:
+        return bytes((0x80 | n,)) + e
+    if n < 4096:
+        return bytes((0xE0 | (n >> 8), n & 0xFF)) + e
+    return b"\xf0" + _U32.pack(n) + e
+
+
+_HDR6 = [bytes((0x80 | n,)) for n in range(64)]
+_BL1 = [bytes((n,)) for n in range(128)]
+# "0".."127" as their whole listpack entry: the 7-bit encoding and a back-length of 1.
+_SMALL_INTS = {b"%d" % i: bytes((i, 1)) for i in range(128)}
+
+
+def listpack_build(entries: Iterable[bytes]) -> bytes:
+    """Encode entries as a listpack, byte for byte as lpAppend builds it."""
+    parts: list[bytes] = []
+    append = parts.append
+    count = 0
+    small = _SMALL_INTS
+    num = _NUM_START
+    for e in entries:
+        count += 1
+        n = len(e)
+        if n < 63 and (n == 0 or e[0] not in num):  # a short string: the common case
+            append(_HDR6[n])
+            append(e)
+            append(_BL1[n + 1])
+            continue
+        if n <= 3 and type(e) is bytes:
+            hit = small.get(e)
+            if hit is not None:
+                append(hit)
+                continue
+        enc = _lp_entry(e)
+        ln = len(enc)
+        append(enc)
+        append(_BL1[ln] if ln <= 127 else _encode_backlen(ln))
+    body = b"".join(parts)
+    return _U32.pack(7 + len(body)) + _U16.pack(count if count < 65535 else 65535) + body + b"\xff"
+
+
+def listpack_size(entries: Iterable[bytes]) -> int:
+    """lpBytes of the listpack holding entries (without building it)."""
+    total = 7
+    for e in entries:
+        ln = len(_lp_entry(e))
+        total += ln + _backlen_size(ln)
+    return total
+
+
+def intset_build(values: Iterable[int]) -> bytes:
+    """An intset blob: the narrowest width holding every value, ascending, little endian."""
+    vals = sorted(values)
+    enc = 2
+    if vals and (vals[0] < -32768 or vals[-1] > 32767):
+        enc = 4 if vals[0] >= -(2**31) and vals[-1] < 2**31 else 8
+    fmt = {2: "h", 4: "i", 8: "q"}[enc]
+    return struct.pack("<II%d%s" % (len(vals), fmt), enc, len(vals), *vals)
+
+
+def _d2string(d: float) -> bytes:
+    """A listpack score as zzlInsertAt stores it: an integer when double2ll says so
+    (-0.0 included), else Valkey's d2string."""
+    if d == 0:
+        return b"0"
+    return format_double(d)
+
+
+def _auto_list_nodes(items: Sequence[bytes]) -> list[list[int]] | str:
+    """Without a hint: one listpack if it fits in 8 KB, else nodes filled up to 8 KB."""
+    if listpack_size(items) <= DEFAULT_LIST_NODE_BYTES:
+        return "listpack"
+    nodes: list[list[int]] = []
+    cur: list[int] | None = None
+    for e in items:
+        sz = len(e)
+        if sz > DEFAULT_LIST_NODE_BYTES:
+            nodes.append([1, sz, 1])
+            cur = None
+            continue
+        es = len(_lp_entry(e))
+        es += _backlen_size(es)
+        if cur is not None and cur[1] + sz + 8 <= DEFAULT_LIST_NODE_BYTES:
+            cur[0] += 1
+            cur[1] += es
+        else:
+            cur = [1, 7 + es, 0]
+            nodes.append(cur)
+    return nodes
+
+
+def write_list(items: Sequence[bytes], compress: bool = True, nodes: Any = None, depth: int = 0) -> bytes:
+    """A RDB_TYPE_LIST_QUICKLIST_2 payload: a listpack list as a one-node quicklist,
+    a quicklist node by node (nodes = ``[count, bytes, plain]`` records; plain nodes
+    hold one raw element), nodes past ``depth`` from both ends LZF-compressed as
+    list-compress-depth keeps them in memory."""
+    if nodes is None:
+        nodes = _auto_list_nodes(items)
+    if nodes == "listpack":
+        return b"\x01\x02" + enc_string(listpack_build(items), compress)
+    if sum(n[0] for n in nodes) != len(items):  # inconsistent bookkeeping: re-plan
+        nodes = _auto_list_nodes(items)
+        if nodes == "listpack":
+            return b"\x01\x02" + enc_string(listpack_build(items), compress)
+    out = [enc_len(len(nodes))]
+    it = iter(items)
+    total = len(nodes)
+    squeeze = depth > 0 and total >= 2 * depth
+    for i, (count, _size, plain) in enumerate(nodes):
+        blob = next(it) if plain else listpack_build(islice(it, count))
+        out.append(b"\x01" if plain else b"\x02")
+        if squeeze and depth <= i < total - depth and len(blob) >= 48:
+            # __quicklistCompressNode: kept compressed if it saves more than 8 bytes.
+            c = lzf_compress(blob, len(blob))
+            if c is not None and len(c) + 8 < len(blob):
+                out.append(b"\xc3" + enc_len(len(c)) + enc_len(len(blob)) + c)
+                continue
+        out.append(enc_string(blob, compress))
+    return b"".join(out)
+
+
+def _small(values: Iterable[bytes], max_entries: int, max_value: int, count: int) -> bool:
+    return count <= max_entries and all(len(v) <= max_value for v in values)
+
+
+def write_value(kind: str, value: Any, compress: bool = True, enc: Any = None, depth: int = 0) -> tuple[int, bytes]:
+    """Encode a neutral value as Valkey 8 does for the given encoding; returns
+    (rdb type, payload)."""
     if kind == "string":
         return T_STRING, enc_string(value, compress)
     if kind == "list":
-        # One listpack node per 128 elements (packed), like a quicklist of small nodes.
-        nodes: list[bytes] = []
-        chunk = 128
-        items = list(value)
-        for i in range(0, len(items), chunk):
-            part = items[i : i + chunk]
-            nodes.append(enc_len(2) + enc_string(listpack_build(part), compress))
-        return T_LIST_QUICKLIST_2, enc_len(len(nodes)) + b"".join(nodes)
-    if kind == "set":
-        items = list(value)
-        return T_SET, enc_len(len(items)) + b"".join(enc_string(m, compress) for m in items)
-    if kind == "zset":
-        items = list(value)
-        parts = [enc_len(len(items))]
-        # Valkey writes the skiplist from the highest score down; order does not matter for loading.
-        for m, sc in items:
-            parts.append(enc_string(m, compress))
-            parts.append(struct.pack("<d", sc))
-        return T_ZSET_2, b"".join(parts)
+        return T_LIST_QUICKLIST_2, write_list(value, compress, enc, depth)
     if kind == "hash":
-        items = list(value)
-        parts = [enc_len(len(items))]
-        for f, v in items:
+        if enc is None:
+            enc = "listpack" if _small((x for p in value for x in p), DEFAULT_MAX_ENTRIES,
+                                       DEFAULT_MAX_VALUE, len(value)) else "hashtable"
+        if enc == "listpack":
+            return T_HASH_LISTPACK, enc_string(listpack_build(x for p in value for x in p), compress)
+        parts = [enc_len(len(value))]
+        for f, v in value:
             parts.append(enc_string(f, compress))
             parts.append(enc_string(v, compress))
         return T_HASH, b"".join(parts)
+    if kind == "set":
+        if enc is None:
+            enc = _auto_set_encoding(value)
+        if enc == "intset":
+            return T_SET_INTSET, enc_string(intset_build(int(m) for m in value), compress)
+        if enc == "listpack":
+            return T_SET_LISTPACK, enc_string(listpack_build(value), compress)
+        return T_SET, enc_len(len(value)) + b"".join(enc_string(m, compress) for m in value)
+    if kind == "zset":
+        if enc is None:
+            enc = "listpack" if _small((m for m, _ in value), DEFAULT_MAX_ENTRIES, DEFAULT_MAX_VALUE,
+                                       len(value)) else "skiplist"
+        if enc == "listpack":
+            flat: list[bytes] = []
+            for m, sc in value:
+                flat.append(m)
+                flat.append(_d2string(sc))
+            return T_ZSET_LISTPACK, enc_string(listpack_build(flat), compress)
+        # The skiplist from its tail (greatest first): loading then inserts at the head.
+        parts = [enc_len(len(value))]
+        pack = _DBL.pack
+        for m, sc in reversed(value):
+            parts.append(enc_string(m, compress))
+            parts.append(pack(sc))
+        return T_ZSET_2, b"".join(parts)
     if kind == "stream":
         from kaa.persistence.rdb_stream import write_stream
 
-        return T_STREAM_LISTPACKS_3, write_stream(value)
+        return T_STREAM_LISTPACKS_3, write_stream(value, compress)
     raise RdbError(f"cannot serialize values of kind {kind}")
+
+
+def _auto_set_encoding(members: Sequence[bytes]) -> str:
+    n = len(members)
+    if n <= DEFAULT_INTSET_ENTRIES and all(string2ll(m) is not None for m in members):
+        return "intset"
+    if _small(members, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_VALUE, n):
+        return "listpack"
+    return "hashtable"
 
 
 @dataclass(slots=True)
@@ -556,3 +897,12 @@ class LoadedKey:
     expire_ms: int | None
     idle: int | None = None
     freq: int | None = None
+    enc: Any = None
+
+
+__all__ = [
+    "RDB_VERSION", "RdbError", "Reader", "LoadedKey", "read_value", "write_value", "write_list",
+    "enc_len", "enc_string", "listpack_build", "listpack_entries", "listpack_size",
+    "ziplist_entries", "intset_build", "intset_members", "zipmap_pairs", "string2ll",
+    "module_type_name", "skip_module_value", "KIND_OF_TYPE",
+]

@@ -86,7 +86,7 @@ def _int(v: bytes) -> int:
 def parse_node(master: int, blob: bytes) -> NodeData:
     """Decode one node's listpack, validating it as streamValidateListpackIntegrity
     does in deep mode."""
-    ents = listpack_entries(blob)
+    ents = listpack_entries(blob, _BAD_LP)
     if not ents:
         raise RdbError("Empty listpack inside stream")
     try:
