@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import redis
 from tests.support.servers import ServerProcess
+from tests.support.tap import Tap, tapped_server
 
 from kaa.embedded import EmbeddedServer
 from kaa.engine.keyspace import Keyspace, now_ms
-from kaa.engine.notify import NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE
 
 NOT_INT = "value is not an integer or out of range"
 NX_COMBO = "NX and XX, GT or LT options at the same time are not compatible"
@@ -273,28 +273,10 @@ def test_del_and_scan_of_lazily_expired_keys(no_active_expire: redis.Redis) -> N
 # ---------------------------------------------------------------------------
 
 
-class Tap:
-    def __init__(self, srv: Any) -> None:
-        self.srv = srv
-        self.props: list[list[bytes]] = []
-        self.events: list[tuple[str, bytes]] = []
-
-    def clear(self) -> None:
-        self.props.clear()
-        self.events.clear()
-
-
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[tuple[EmbeddedServer, Tap]]:
-    with EmbeddedServer(enable_debug_command="yes") as e:
-        srv = e.server
-        tap = Tap(srv)
-        srv.sinks.append(lambda dbid, argv: tap.props.append(list(argv)))
-        srv.propagating = True
-        ks = srv.keyspace
-        ks.notifier = lambda flag, event, key, dbid: tap.events.append((event, key))
-        ks.notify_flags = NOTIFY_ALL | NOTIFY_KEYSPACE | NOTIFY_KEYEVENT
-        yield e, tap
+    with tapped_server(enable_debug_command="yes") as et:
+        yield et
 
 
 @pytest.fixture()

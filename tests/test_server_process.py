@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import redis
-
 from tests.support.servers import free_port, kaa_server_cmd, wait_ping
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 from tests.support.servers import ServerProcess
+from tests.support.tap import Tap, tapped_server
 from tests.test_streams import (
     NOT_INT,
     WRONGTYPE,
@@ -28,7 +29,6 @@ from tests.test_streams import (
 )
 
 from kaa.embedded import EmbeddedServer
-from kaa.engine.notify import NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE
 
 NOGROUP_READ = "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option"
 
@@ -446,8 +446,11 @@ def test_blocking_xreadgroup_several_clients_and_groups(c: redis.Redis, deferred
     x(c, "XGROUP", "CREATE", "s", "g1", "$", "MKSTREAM")
     x(c, "XGROUP", "CREATE", "s", "g2", "$")
     a1, a2, b1 = deferred(), deferred(resp3=True), deferred()
+    # Block one at a time: the order they block in is the order they are served.
     a1.send("XREADGROUP", "GROUP", "g1", "a1", "BLOCK", "5000", "STREAMS", "s", ">")
+    wait_blocked(c, 1)
     a2.send("XREADGROUP", "GROUP", "g1", "a2", "BLOCK", "5000", "STREAMS", "s", ">")
+    wait_blocked(c, 2)
     b1.send("XREADGROUP", "GROUP", "g2", "b1", "BLOCK", "5000", "STREAMS", "s", ">")
     wait_blocked(c, 3)
     x(c, "XADD", "s", "1-0", "k", "v")
@@ -543,27 +546,10 @@ def test_blocked_xreadgroup_counts_its_error_once(c: redis.Redis, deferred: Any)
 
 
 # ---- propagation and keyspace events (in-process server) ------------------------------------------------
-class Tap:
-    def __init__(self) -> None:
-        self.props: list[list[bytes]] = []
-        self.events: list[tuple[str, bytes]] = []
-
-    def clear(self) -> None:
-        self.props.clear()
-        self.events.clear()
-
-
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[tuple[EmbeddedServer, Tap]]:
-    with EmbeddedServer() as e:
-        tap = Tap()
-        srv = e.server
-        srv.sinks.append(lambda dbid, argv: tap.props.append(list(argv)))
-        srv.propagating = True
-        ks = srv.keyspace
-        ks.notifier = lambda flag, event, key, dbid: tap.events.append((event, key))
-        ks.notify_flags = NOTIFY_ALL | NOTIFY_KEYSPACE | NOTIFY_KEYEVENT
-        yield e, tap
+    with tapped_server(enable_debug_command="yes") as et:
+        yield et
 
 
 @pytest.fixture()

@@ -20,9 +20,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from tests.support.servers import ServerProcess
+from tests.support.tap import Tap, tapped_server
 
 from kaa.embedded import EmbeddedServer
-from kaa.engine.notify import NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE
 from kaa.types.string_ops import incrbyfloat as ld_incrbyfloat
 from kaa.types.string_ops import lcs_length, lcs_walk
 
@@ -825,29 +825,10 @@ def test_lcs_bit_parallel_matches_dp() -> None:
 # ---------------------------------------------------------------------------
 
 
-class Tap:
-    def __init__(self, srv: Any) -> None:
-        self.srv = srv
-        self.props: list[list[bytes]] = []
-        self.events: list[tuple[str, bytes]] = []
-
-    def clear(self) -> None:
-        self.props.clear()
-        self.events.clear()
-
-
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[tuple[EmbeddedServer, Tap]]:
-    with EmbeddedServer() as e:
-        tap = Tap(e.server)
-        srv = e.server
-        srv.sinks.append(lambda dbid, argv: tap.props.append(list(argv)))
-        srv.propagating = True
-        ks = srv.keyspace
-        ks.notifier = lambda flag, event, key, dbid: tap.events.append((event, key))
-        # Every class of 'AKE', but not 'n' (new key) or 'm' (key miss).
-        ks.notify_flags = NOTIFY_ALL | NOTIFY_KEYSPACE | NOTIFY_KEYEVENT
-        yield e, tap
+    with tapped_server(enable_debug_command="yes") as et:
+        yield et
 
 
 @pytest.fixture()

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import redis
 from tests.support.servers import ServerProcess
+from tests.support.tap import Tap, tapped_server
 
 from kaa.embedded import EmbeddedServer
-from kaa.engine.notify import NOTIFY_ALL, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE
 from kaa.types.zset import ZSet, parse_lex_range, parse_score_range, string2d, strtod
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -908,28 +908,10 @@ def test_command_info_flags(c: redis.Redis) -> None:
 # ---------------------------------------------------------------------------
 
 
-class Tap:
-    def __init__(self, srv: Any) -> None:
-        self.srv = srv
-        self.props: list[list[bytes]] = []
-        self.events: list[tuple[str, bytes]] = []
-
-    def clear(self) -> None:
-        self.props.clear()
-        self.events.clear()
-
-
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[tuple[EmbeddedServer, Tap]]:
-    with EmbeddedServer() as e:
-        tap = Tap(e.server)
-        srv = e.server
-        srv.sinks.append(lambda dbid, argv: tap.props.append(list(argv)))
-        srv.propagating = True
-        ks = srv.keyspace
-        ks.notifier = lambda flag, event, key, dbid: tap.events.append((event, key))
-        ks.notify_flags = NOTIFY_ALL | NOTIFY_KEYSPACE | NOTIFY_KEYEVENT
-        yield e, tap
+    with tapped_server(enable_debug_command="yes") as et:
+        yield et
 
 
 @pytest.fixture()
