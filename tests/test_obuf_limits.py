@@ -198,3 +198,26 @@ def test_config_errors(r: redis.Redis) -> None:
     r.config_set("client-output-buffer-limit", "normal 1mb 2mb 60 replica 3mb 4mb 70 pubsub 5mb 6mb 80")
     assert r.config_get("client-output-buffer-limit")["client-output-buffer-limit"] == (
         "normal 1048576 2097152 60 slave 3145728 4194304 70 pubsub 5242880 6291456 80")
+
+
+@pytest.mark.parametrize("setup,cmd", [
+    (("HSET", "h", "a", "1"), ("HRANDFIELD", "h", "-999999999")),
+    (("SADD", "s", "a"), ("SRANDMEMBER", "s", "-999999999")),
+    (("ZADD", "z", "1", "a"), ("ZRANDMEMBER", "z", "-999999999", "WITHSCORES")),
+])
+def test_huge_random_count_hits_the_hard_limit_not_memory(kaa_proc: Any, setup: tuple[str, ...], cmd: tuple[str, ...]) -> None:
+    """Valkey stops such a reply once the client is over its hard limit; Kaa closes the
+    client before building it, and the server stays up with its memory intact."""
+    admin = redis.Redis(port=kaa_proc.port, protocol=2)
+    admin.config_set("client-output-buffer-limit", "normal 1000000 0 0")
+    try:
+        admin.execute_command(*setup)
+        victim = redis.Redis(port=kaa_proc.port, protocol=2, retry=None)
+        with pytest.raises(redis.ConnectionError):
+            victim.execute_command(*cmd)
+        assert admin.ping()
+        assert admin.info("stats")["client_output_buffer_limit_disconnections"] >= 1
+    finally:
+        admin.config_set("client-output-buffer-limit", "normal 0 0 0")
+        admin.delete("h", "s", "z")
+        admin.close()

@@ -47,6 +47,8 @@ from kaa.engine.glob import glob_match
 from kaa.engine.keyspace import now_ms
 from kaa.engine.notify import NOTIFY_GENERIC, NOTIFY_HASH
 from kaa.protocol.reply import OK, ReplyError
+from kaa.server.client import NO_REPLY
+from kaa.server.obuf import reply_over_hard_limit
 from kaa.types.hash import (
     EXPIRE_ASAP,
     EXPIRE_GT,
@@ -648,6 +650,8 @@ def _hrandfield_count(c: Any, key: bytes, count: int, withvalues: bool) -> Any:
     h = _read(c.db, key)
     if h is None or count == 0:
         return []
+    if count < 0 and reply_over_hard_limit(c, -count * (2 if withvalues else 1)):
+        return NO_REPLY
     resp3 = c.resp == 3
     d = h.d
     if h.ttl is not None:

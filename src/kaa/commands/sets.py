@@ -19,6 +19,8 @@ from kaa.engine.glob import glob_match
 from kaa.engine.notify import NOTIFY_GENERIC, NOTIFY_SET
 from kaa.engine.scan import HashRangeIndex, parse_cursor
 from kaa.protocol.reply import ReplyError, SetReply
+from kaa.server.client import NO_REPLY
+from kaa.server.obuf import reply_over_hard_limit
 from kaa.types.set import HASHTABLE, INTSET, LISTPACK, SMALL_RANDOM, SetValue, is_int64
 
 LONG_MAX = (1 << 63) - 1
@@ -472,6 +474,8 @@ def _srandmember_count(c: Any, argv: list[bytes]) -> Any:
     size = len(m)
     if n < 0 or n == 1:
         count = -n if n < 0 else 1
+        if reply_over_hard_limit(c, count):
+            return NO_REPLY
         if size <= SMALL_RANDOM:
             return random.choices(tuple(m), k=count)
         pick = member_index(s, m).random_key

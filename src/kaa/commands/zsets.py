@@ -29,6 +29,7 @@ from kaa.engine.notify import NOTIFY_GENERIC, NOTIFY_ZSET
 from kaa.engine.scan import HashRangeIndex, parse_cursor
 from kaa.protocol.reply import EMPTY_ARRAY, NULL_ARRAY, ReplyError, format_double
 from kaa.server.client import NO_REPLY
+from kaa.server.obuf import reply_over_hard_limit
 from kaa.types.zset import (
     OUT_ADDED,
     OUT_NAN,
@@ -1330,6 +1331,8 @@ def _zrandmember_count(c: Any, key: bytes, count: int, withscores: bool) -> Any:
     size = len(z)
     if count < 0 or count == 1:
         n = -count if count < 0 else 1
+        if reply_over_hard_limit(c, n * (2 if withscores else 1)):
+            return NO_REPLY
         order = z.order
         if n > 16 and n > size // 8:
             picks = random.choices(list(order), k=n)

@@ -24,6 +24,22 @@ if TYPE_CHECKING:
 Limit = tuple[int, int, int]  # (hard bytes, soft bytes, soft seconds)
 
 
+# The smallest a bulk string can be on the wire ("$0\r\n\r\n").
+MIN_BULK_BYTES = 6
+
+
+def reply_over_hard_limit(c: Any, elements: int) -> bool:
+    """For replies whose size the arguments choose (HRANDFIELD/SRANDMEMBER/ZRANDMEMBER with a
+    huge negative count): Valkey writes such a reply piece by piece and stops once the client
+    passes its hard limit; Kaa builds a reply whole, so it closes the client first instead of
+    building gigabytes it could never send. True if the client was closed."""
+    lim = c.obuf_limit
+    if lim is None or not lim[0] or elements * MIN_BULK_BYTES < lim[0]:
+        return False
+    c.server.obuf.close(c)
+    return True
+
+
 def client_class(c: Client) -> str:
     """getClientType: a replica (not a MONITOR), a Pub/Sub client, or a normal one."""
     if c.is_replica and not c.monitor:
