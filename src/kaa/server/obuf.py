@@ -90,7 +90,9 @@ class OutputLimits:
             self.close(c)
             return True
         if soft and used >= soft:
-            now = time.monotonic()
+            # Whole seconds, as Valkey's server.unixtime: a client is closed only after more
+            # than `secs` full seconds over the soft limit (never a moment early).
+            now = float(max(1, int(time.monotonic())))  # 0.0 means "not over the limit"
             since = c.obuf_soft_since
             if not since:
                 c.obuf_soft_since = now
