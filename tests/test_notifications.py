@@ -150,8 +150,6 @@ def test_set_with_past_deadline_deletes(kaa_proc: ServerProcess, r: redis.Redis)
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="kaa.commands.strings: MSET/MSETNX emit every key's 'new' "
-                   "event before the 'set' events; Valkey sends new/set per key (setKey order)")
 def test_mset_event_order(kaa_proc: ServerProcess, r: redis.Redis) -> None:
     _, msgs = notification_stream(kaa_proc.port, "EAn", [("MSET", "a", "1", "b", "2"),
                                                          ("MSETNX", "c", "1", "d", "2")])

@@ -459,14 +459,23 @@ def mset(c: Any, argv: list[bytes]) -> Any:
         raise wrong_arity("mset")
     db = c.db
     ks = db.ks
-    dbset = db.set
-    for i in range(1, n, 2):
-        dbset(argv[i], argv[i + 1])
+    _set_pairs(db, argv)
     ks.dirty += (n - 1) // 2
-    if ks.notify_flags:
-        for i in range(1, n, 2):
-            ks.notify(NOTIFY_STRING, "set", argv[i], db.id)
     return OK
+
+
+def _set_pairs(db: Any, argv: list[bytes]) -> None:
+    """MSET's stores; with notifications on, each key's 'new' (from the store) and 'set'
+    events come together, key by key, as Valkey's setKey + notify order."""
+    ks = db.ks
+    dbset = db.set
+    if not ks.notify_flags:
+        for i in range(1, len(argv), 2):
+            dbset(argv[i], argv[i + 1])
+        return
+    for i in range(1, len(argv), 2):
+        dbset(argv[i], argv[i + 1])
+        ks.notify(NOTIFY_STRING, "set", argv[i], db.id)
 
 
 @command("msetnx", -3, "write denyoom", "string", keys=(1, -1, 2), group="string",
@@ -484,13 +493,8 @@ def msetnx(c: Any, argv: list[bytes]) -> Any:
     for i in range(1, n, 2):
         if lookup(argv[i]) is not None:
             return 0
-    ks = db.ks
-    for i in range(1, n, 2):
-        db.set(argv[i], argv[i + 1])
-    ks.dirty += (n - 1) // 2
-    if ks.notify_flags:
-        for i in range(1, n, 2):
-            ks.notify(NOTIFY_STRING, "set", argv[i], db.id)
+    _set_pairs(db, argv)
+    db.ks.dirty += (n - 1) // 2
     return 1
 
 
