@@ -18,6 +18,7 @@ from typing import Any
 import hiredis
 import pytest
 import redis
+from tests.support.commands import x
 from tests.support.servers import ServerProcess
 
 from kaa.embedded import EmbeddedServer
@@ -138,8 +139,6 @@ def has_command(c: redis.Redis, name: str) -> bool:
     return bool(c.execute_command("COMMAND", "INFO", name)[0])
 
 
-def x(c: redis.Redis, *args: Any) -> Any:
-    return c.execute_command(*args)
 
 
 # ---- order and basic wake-ups ------------------------------------------------------------------

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import redis
+from tests.support.commands import err, x
+from tests.support.commands import raw_client as _client
 from tests.support.servers import ServerProcess
 from tests.support.tap import Tap, tapped_server
 
@@ -24,10 +26,6 @@ NX_COMBO = "NX and XX, GT or LT options at the same time are not compatible"
 GT_LT = "GT and LT options at the same time are not compatible"
 
 
-def _client(port: int, protocol: int = 2) -> redis.Redis:
-    c = redis.Redis(port=port, protocol=protocol, socket_timeout=10)
-    c.response_callbacks.clear()
-    return c
 
 
 @pytest.fixture()
@@ -38,14 +36,8 @@ def c(kaa_proc: ServerProcess) -> Iterator[redis.Redis]:
     client.close()
 
 
-def x(c: redis.Redis, *args: Any) -> Any:
-    return c.execute_command(*args)
 
 
-def err(c: redis.Redis, *args: Any) -> str:
-    with pytest.raises(redis.ResponseError) as e:
-        c.execute_command(*args)
-    return str(e.value)
 
 
 def info_int(c: redis.Redis, field: str) -> int:

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 import redis
+from tests.support.commands import err, x
+from tests.support.commands import raw_client as _client
 from tests.support.servers import ServerProcess
 from tests.support.tap import Tap, tapped_server
 
@@ -33,10 +35,6 @@ RANGE_LONG = "value is out of range, value must between -9223372036854775807 and
 NUMFIELDS = "numfields should be greater than 0 and match the provided number of fields"
 
 
-def _client(port: int, protocol: int) -> redis.Redis:
-    c = redis.Redis(port=port, protocol=protocol, socket_timeout=10)
-    c.response_callbacks.clear()
-    return c
 
 
 def _reset_config(c: redis.Redis) -> None:
@@ -63,14 +61,8 @@ def c3(kaa_proc: ServerProcess) -> Iterator[redis.Redis]:
     client.close()
 
 
-def x(c: redis.Redis, *args: Any) -> Any:
-    return c.execute_command(*args)
 
 
-def err(c: redis.Redis, *args: Any) -> str:
-    with pytest.raises(redis.ResponseError) as e:
-        c.execute_command(*args)
-    return str(e.value)
 
 
 def enc(c: redis.Redis, key: str) -> bytes:

@@ -18,6 +18,8 @@ import pytest
 import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.commands import raw_client as _client
+from tests.support.commands import x
 from tests.support.servers import ServerProcess
 
 from kaa.embedded import EmbeddedServer
@@ -40,10 +42,6 @@ IS_LFU = (
 )
 
 
-def _client(port: int, protocol: int) -> redis.Redis:
-    c = redis.Redis(port=port, protocol=protocol, socket_timeout=10)
-    c.response_callbacks.clear()
-    return c
 
 
 @pytest.fixture()
@@ -64,8 +62,6 @@ def c3(kaa_proc: ServerProcess) -> Iterator[redis.Redis]:
     client.close()
 
 
-def x(c: redis.Redis, *args: Any) -> Any:
-    return c.execute_command(*args)
 
 
 def err(c: redis.Redis, *args: Any) -> str:

@@ -22,6 +22,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.known_differences import KNOWN_DIFFERENCES
+from tests.support.commands import raw_client as _client
 from tests.support.servers import ServerProcess
 
 KEYS = st.sampled_from(["a", "b", "c", "{t}x"])
@@ -74,10 +75,6 @@ def commands() -> st.SearchStrategy[list[Any]]:
     )
 
 
-def _client(port: int) -> redis.Redis:
-    c = redis.Redis(port=port, socket_timeout=10)
-    c.response_callbacks.clear()
-    return c
 
 
 def run(c: redis.Redis, cmd: list[Any]) -> Any:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import redis
+from tests.support.commands import err, x
+from tests.support.commands import raw_client as _client
 from tests.support.servers import ServerProcess
 from tests.support.tap import Tap, tapped_server
 
@@ -32,10 +33,6 @@ RANK_ZERO = (
 )
 
 
-def _client(port: int, protocol: int) -> redis.Redis:
-    c = redis.Redis(port=port, protocol=protocol, socket_timeout=10)
-    c.response_callbacks.clear()
-    return c
 
 
 @pytest.fixture()
@@ -56,14 +53,8 @@ def c3(kaa_proc: ServerProcess) -> Iterator[redis.Redis]:
     client.close()
 
 
-def x(c: redis.Redis, *args: Any) -> Any:
-    return c.execute_command(*args)
 
 
-def err(c: redis.Redis, *args: Any) -> str:
-    with pytest.raises(redis.ResponseError) as e:
-        c.execute_command(*args)
-    return str(e.value)
 
 
 def raw(port: int, payload: bytes, resp3: bool = False) -> bytes:

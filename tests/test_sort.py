@@ -5,10 +5,10 @@ errors. Events and ``dirty`` of SORT ... STORE are checked on an in-process serv
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import redis
+from tests.support.commands import err, x
 from tests.support.servers import ServerProcess
 
 from kaa.embedded import EmbeddedServer
@@ -29,14 +29,8 @@ def c(kaa_proc: ServerProcess) -> Iterator[redis.Redis]:
     client.close()
 
 
-def x(c: redis.Redis, *args: Any) -> Any:
-    return c.execute_command(*args)
 
 
-def err(c: redis.Redis, *args: Any) -> str:
-    with pytest.raises(redis.ResponseError) as e:
-        c.execute_command(*args)
-    return str(e.value)
 
 
 def test_numeric_sort_of_each_type(c: redis.Redis) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import hiredis
 import pytest
 import redis
+from tests.support.commands import err, x
 from tests.support.servers import ServerProcess
 
 from kaa.types.stream import (
@@ -42,14 +43,8 @@ def client(port: int, protocol: int = 2) -> redis.Redis:
     return c
 
 
-def x(c: redis.Redis, *args: Any) -> Any:
-    return c.execute_command(*args)
 
 
-def err(c: redis.Redis, *args: Any) -> str:
-    with pytest.raises(redis.ResponseError) as e:
-        c.execute_command(*args)
-    return str(e.value)
 
 
 def enc(*args: Any) -> bytes:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from tests.support.commands import raw_client as _client
+from tests.support.commands import x
 from tests.support.servers import ServerProcess
 from tests.support.tap import Tap, tapped_server
 
@@ -34,10 +34,6 @@ NOT_FLOAT = "value is not a valid float"
 SYNTAX = "syntax error"
 
 
-def _client(port: int, protocol: int) -> redis.Redis:
-    c = redis.Redis(port=port, protocol=protocol, socket_timeout=10, retry=Retry(NoBackoff(), 0))
-    c.response_callbacks.clear()
-    return c
 
 
 @pytest.fixture()
@@ -58,8 +54,6 @@ def c3(kaa_proc: ServerProcess) -> Iterator[redis.Redis]:
     client.close()
 
 
-def x(c: redis.Redis, *args: Any) -> Any:
-    return c.execute_command(*args)
 
 
 def err(c: redis.Redis, *args: Any) -> str:

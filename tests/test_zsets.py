@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import redis
+from tests.support.commands import err, x
+from tests.support.commands import raw_client as _client
 from tests.support.servers import ServerProcess
 from tests.support.tap import Tap, tapped_server
 
@@ -31,10 +33,6 @@ MINMAX = "min or max is not a float"
 LEXERR = "min or max not valid string range item"
 
 
-def _client(port: int, protocol: int) -> redis.Redis:
-    c = redis.Redis(port=port, protocol=protocol, socket_timeout=10)
-    c.response_callbacks.clear()
-    return c
 
 
 @pytest.fixture()
@@ -55,14 +53,8 @@ def c3(kaa_proc: ServerProcess, c: redis.Redis) -> Iterator[redis.Redis]:
     client.close()
 
 
-def x(c: redis.Redis, *args: Any) -> Any:
-    return c.execute_command(*args)
 
 
-def err(c: redis.Redis, *args: Any) -> str:
-    with pytest.raises(redis.ResponseError) as e:
-        c.execute_command(*args)
-    return str(e.value)
 
 
 def _read_reply(f: Any) -> bytes:
