@@ -9,6 +9,7 @@ their order and every printed number match Valkey's.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from kaa.commands import zsets
@@ -153,42 +154,16 @@ def geoadd(c: Any, argv: list[bytes]) -> Any:
 # --------------------------------------------------------------------------
 
 
-class _Point:
-    __slots__ = ("lon", "lat", "dist", "score", "member")
-
-    def __init__(self, lon: float, lat: float, dist: float, score: float, member: bytes) -> None:
-        self.lon = lon
-        self.lat = lat
-        self.dist = dist
-        self.score = score
-        self.member = member
-
-
-def _points_in_cell(z: ZSet, cell: gh.Cell, shape: gh.Shape, out: list[_Point],
-                    limit: int) -> None:
-    """geoGetPointsInRange over the scores [min, max) of one cell."""
-    lo, hi = gh.cell_score_range(cell)
-    a, b = z.score_bounds((float(lo), False, float(hi), True))
-    if a >= b:
-        return
-    decode = gh.decode_score
-    within = gh.within
-    for score, member in z.islice(a, b):
-        lon, lat = decode(score)
-        d = within(shape, lon, lat)
-        if d is not None:
-            out.append(_Point(lon, lat, d, score, member))
-        if limit and out and len(out) >= limit:
-            break
-
-
-def _search(z: ZSet, shape: gh.Shape, limit: int) -> list[_Point]:
+def _search(z: ZSet, shape: gh.Shape, limit: int) -> list[gh.Point]:
     """membersOfAllNeighbors: scan the centre cell and its neighbours, skipping a
     cell equal to the one scanned just before it (not the centre: Valkey's index 0
-    doubles as "none yet")."""
+    doubles as "none yet"). Each cell is one score-range slice of the sorted set
+    (geoGetPointsInRange), so only the members inside the nine cells are decoded."""
     cells = gh.search_cells(shape)
-    out: list[_Point] = []
+    out: list[gh.Point] = []
     last = 0
+    score_slice = z.score_slice
+    scan = gh.scan_points
     for i, cell in enumerate(cells):
         if cell is None:
             continue
@@ -196,21 +171,48 @@ def _search(z: ZSet, shape: gh.Shape, limit: int) -> list[_Point]:
             continue
         if out and limit and len(out) >= limit:
             break
-        _points_in_cell(z, cell, shape, out, limit)
+        bits, step = cell
+        shift = 52 - step * 2  # scoresOfGeoHashBox: the cell's scores are [lo, hi)
+        pairs = score_slice(float(bits << shift), float((bits + 1) << shift))
+        if pairs:
+            scan(pairs, shape, out, limit)
         last = i
     return out
 
 
-def _cmp_asc(a: _Point, b: _Point) -> int:
-    if a.dist > b.dist:
+def _cmp_asc(a: gh.Point, b: gh.Point) -> int:
+    if a[0] > b[0]:
         return 1
-    if a.dist == b.dist:
+    if a[0] == b[0]:
         return 0
     return -1
 
 
-def _cmp_desc(a: _Point, b: _Point) -> int:
+def _cmp_desc(a: gh.Point, b: gh.Point) -> int:
     return -_cmp_asc(a, b)
+
+
+_by_dist = itemgetter(0)
+
+
+def _sort_first(points: list[gh.Point], returned: int, desc: bool) -> list[gh.Point]:
+    """The first ``returned`` points in distance order, as Valkey's pqsort leaves them
+    when it only sorts that much. When the distances up to the cut are all distinct
+    (and none is NaN) any correct sort gives the same prefix, so a C-speed sort
+    does; otherwise ties decide where pqsort's swaps land, so pqsort itself runs."""
+    checksum = sum(map(_by_dist, points))
+    if checksum == checksum:  # no NaN distance anywhere (NaN breaks both sorts' order)
+        ranked = sorted(points, key=_by_dist, reverse=desc)
+        prev = ranked[0][0]
+        for k in range(1, returned + 1):
+            d = ranked[k][0]
+            if d == prev:
+                break
+            prev = d
+        else:
+            return ranked[:returned]
+    gh.partial_sort(points, _cmp_desc if desc else _cmp_asc, 0, returned - 1)
+    return points[:returned]
 
 
 def _georadius(c: Any, argv: list[bytes], src: int, flags: int) -> Any:
@@ -332,30 +334,28 @@ def _georadius(c: Any, argv: list[bytes], src: int, flags: int) -> Any:
     if sort != _SORT_NONE:
         if returned == total:
             # glibc's qsort is a stable merge sort here; so is Python's.
-            points.sort(key=lambda p: p.dist, reverse=sort == _SORT_DESC)
+            points.sort(key=_by_dist, reverse=sort == _SORT_DESC)
         else:
-            gh.partial_sort(points, _cmp_asc if sort == _SORT_ASC else _cmp_desc, 0, returned - 1)
+            points = _sort_first(points, returned, sort == _SORT_DESC)
+    if returned < total:
+        del points[returned:]
     conversion = shape.conversion
     if storekey is None:
+        if not (withdist or withhash or withcoords):
+            return [p[4] for p in points]
         out: list[Any] = []
-        nopts = withdist + withhash + withcoords
-        for p in points[:returned]:
-            dist = p.dist / conversion
-            if not nopts:
-                out.append(p.member)
-                continue
-            item: list[Any] = [p.member]
+        for dist, lon, lat, score, member in points:
+            item: list[Any] = [member]
             if withdist:
-                item.append(gh.format_distance(dist))
+                item.append(gh.format_distance(dist / conversion))
             if withhash:
-                item.append(int(p.score))
+                item.append(int(score))
             if withcoords:
-                item.append([_coord(c, p.lon), _coord(c, p.lat)])
+                item.append([_coord(c, lon), _coord(c, lat)])
             out.append(item)
         return out
     if returned:
-        pairs = [(p.member, p.dist / conversion if storedist else p.score)
-                 for p in points[:returned]]
+        pairs = [(p[4], p[0] / conversion if storedist else p[3]) for p in points]
         cfg = c.server.config
         zs = ZSet.from_pairs(pairs, cfg.zset_max_listpack_entries, cfg.zset_max_listpack_value)
         db.set(storekey, zs)

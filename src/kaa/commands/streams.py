@@ -26,7 +26,7 @@ from kaa.commands.server_cmds import arg, help_reply, syntax_error_for
 from kaa.engine.blocking import block_client, deny_blocking, parse_timeout
 from kaa.engine.keyspace import now_ms
 from kaa.engine.notify import NOTIFY_STREAM
-from kaa.protocol.reply import EMPTY_ARRAY, NULL_ARRAY, OK, MapPairs, ReplyError
+from kaa.protocol.reply import EMPTY_ARRAY, NULL_ARRAY, OK, MapPairs, Raw, ReplyError, bulk_array
 from kaa.server.client import NO_REPLY
 from kaa.types.stream import (
     INVALID_ENTRIES_READ,
@@ -552,12 +552,26 @@ def _xrange(c: Any, argv: list[bytes], rev: bool) -> Any:
         return EMPTY_ARRAY
     if count == 0:
         return NULL_ARRAY
-    out = []
+    # The reply is encoded here, once: every entry is [ID, [field, value, ...]], an
+    # array of bulk strings inside an array, the same bytes in RESP2 and RESP3.
+    parts: list[bytes] = []
+    add = parts.append
+    n = 0
     for i, flat in s.iter_range(start, end, rev):
-        out.append([id_bytes(i), flat])
-        if len(out) == count:
+        idb = b"%d-%d" % (i >> 64, i & MASK64)
+        if len(flat) == 2:  # one field: the whole entry in one formatting
+            f, v = flat
+            add(b"*2\r\n$%d\r\n%s\r\n*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+                % (len(idb), idb, len(f), f, len(v), v))
+        else:
+            add(b"*2\r\n$%d\r\n%s\r\n" % (len(idb), idb))
+            add(bulk_array(flat))
+        n += 1
+        if n == count:
             break
-    return out
+    if not n:
+        return EMPTY_ARRAY
+    return Raw(b"*%d\r\n%s" % (n, b"".join(parts)))
 
 
 @command("xrange", -4, "readonly", "stream", keys=(1, 1, 1), key_specs=_RO_ACCESS,

@@ -37,6 +37,8 @@ OVERFLOW_FAIL = 2
 def popcount(buf: Buf, start: int, end: int) -> int:
     """Set bits in bytes ``buf[start:end]``."""
     if end - start <= _CHUNK:
+        if start == 0 and end == len(buf):  # the whole string (BITCOUNT key): no view
+            return int.from_bytes(buf, "big").bit_count()
         with memoryview(buf) as mv:
             return int.from_bytes(mv[start:end], "big").bit_count()
     total = 0

@@ -12,7 +12,8 @@ to the last printed digit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 GEO_STEP_MAX = 26
@@ -53,25 +54,28 @@ def rad_deg(ang: float) -> float:
 # --------------------------------------------------------------------------
 
 
+def _spread8(v: int) -> int:
+    """The 8 bits of v moved to the even positions of 16 bits."""
+    out = 0
+    for i in range(8):
+        out |= ((v >> i) & 1) << (2 * i)
+    return out
+
+
+_SPREAD8 = [_spread8(v) for v in range(256)]
+
+
 def interleave64(xlo: int, ylo: int) -> int:
-    """Bits of xlo in the even positions, bits of ylo in the odd ones (32 bits each)."""
-    x = xlo
-    y = ylo
-    x = (x | (x << 16)) & 0x0000FFFF0000FFFF
-    y = (y | (y << 16)) & 0x0000FFFF0000FFFF
-    x = (x | (x << 8)) & 0x00FF00FF00FF00FF
-    y = (y | (y << 8)) & 0x00FF00FF00FF00FF
-    x = (x | (x << 4)) & 0x0F0F0F0F0F0F0F0F
-    y = (y | (y << 4)) & 0x0F0F0F0F0F0F0F0F
-    x = (x | (x << 2)) & 0x3333333333333333
-    y = (y | (y << 2)) & 0x3333333333333333
-    x = (x | (x << 1)) & 0x5555555555555555
-    y = (y | (y << 1)) & 0x5555555555555555
-    return (x | (y << 1)) & _U64
+    """Bits of xlo in the even positions, bits of ylo in the odd ones (32 bits each),
+    a byte at a time through a table."""
+    s = _SPREAD8
+    x = s[xlo & 0xFF] | s[(xlo >> 8) & 0xFF] << 16 | s[(xlo >> 16) & 0xFF] << 32 | s[xlo >> 24] << 48
+    y = s[ylo & 0xFF] | s[(ylo >> 8) & 0xFF] << 16 | s[(ylo >> 16) & 0xFF] << 32 | s[ylo >> 24] << 48
+    return x | y << 1
 
 
-def deinterleave64(interleaved: int) -> int:
-    """Inverse of interleave64: even bits in the low 32 bits, odd bits in the high 32."""
+def _deinterleave_bits(interleaved: int) -> int:
+    """Inverse of interleave64 by bit twiddling (builds the lookup table below)."""
     x = interleaved
     y = interleaved >> 1
     x &= 0x5555555555555555
@@ -87,6 +91,30 @@ def deinterleave64(interleaved: int) -> int:
     x = (x | (x >> 16)) & 0x00000000FFFFFFFF
     y = (y | (y >> 16)) & 0x00000000FFFFFFFF
     return x | (y << 32)
+
+
+# _deinterleave_bits of every 16-bit value (8 even bits low, 8 odd bits from bit 32):
+# four lookups deinterleave 64 bits. Built on first use (512 KB).
+_DEINT16: array[int] | None = None
+
+
+def _deint16() -> array[int]:
+    global _DEINT16
+    t = _DEINT16
+    if t is None:
+        low = [_deinterleave_bits(v) for v in range(256)]
+        high = [v << 4 for v in low]
+        t = _DEINT16 = array("Q", [h | lo for h in high for lo in low])
+    return t
+
+
+def deinterleave64(interleaved: int) -> int:
+    """Inverse of interleave64 (``interleaved`` < 2**64): even bits in the low 32
+    bits, odd bits in the high 32."""
+    t = _DEINT16 or _deint16()
+    b = interleaved
+    return (t[b & 0xFFFF] | t[(b >> 16) & 0xFFFF] << 8
+            | t[(b >> 32) & 0xFFFF] << 16 | t[b >> 48] << 24)
 
 
 # --------------------------------------------------------------------------
@@ -225,19 +253,6 @@ def _move_y(bits: int, step: int, d: int) -> int:
     return (x | y) & _U64
 
 
-def neighbors(bits: int, step: int) -> dict[str, int]:
-    """geohashNeighbors: the eight cells around a cell, same step."""
-
-    def mv(dx: int, dy: int) -> int:
-        return _move_y(_move_x(bits, step, dx), step, dy)
-
-    return {
-        "north": mv(0, 1), "south": mv(0, -1), "east": mv(1, 0), "west": mv(-1, 0),
-        "north_east": mv(1, 1), "north_west": mv(-1, 1),
-        "south_east": mv(1, -1), "south_west": mv(-1, -1),
-    }
-
-
 def estimate_steps(range_meters: float, lat: float) -> int:
     """geohashEstimateStepsByRadius."""
     if range_meters == 0:
@@ -310,38 +325,35 @@ def search_cells(shape: Shape) -> list[Cell | None]:
     radius_meters *= shape.conversion
     steps = estimate_steps(radius_meters, lat)
     bits = encode(lon, lat, steps) or 0
-    nb = neighbors(bits, steps)
-    area = decode(bits, steps)
-    north = decode(nb["north"], steps)
-    south = decode(nb["south"], steps)
-    east = decode(nb["east"], steps)
-    west = decode(nb["west"], steps)
-    decrease = (north[3] < max_lat or south[2] > min_lat or east[1] < max_lon
-                or west[0] > min_lon)
-    if steps > 1 and decrease:
-        steps -= 1
-        bits = encode(lon, lat, steps) or 0
-        nb = neighbors(bits, steps)
-        area = decode(bits, steps)
-    cells: dict[str, Cell | None] = {k: (v, steps) for k, v in nb.items()}
+    if steps > 1:
+        # Step down once when the neighbours do not cover the bounding box.
+        if (decode(_move_y(bits, steps, 1), steps)[3] < max_lat
+                or decode(_move_y(bits, steps, -1), steps)[2] > min_lat
+                or decode(_move_x(bits, steps, 1), steps)[1] < max_lon
+                or decode(_move_x(bits, steps, -1), steps)[0] > min_lon):
+            steps -= 1
+            bits = encode(lon, lat, steps) or 0
+    east = _move_x(bits, steps, 1)
+    west = _move_x(bits, steps, -1)
+    cells: list[Cell | None] = [
+        (bits, steps),
+        (_move_y(bits, steps, 1), steps), (_move_y(bits, steps, -1), steps),
+        (east, steps), (west, steps),
+        (_move_y(east, steps, 1), steps), (_move_y(west, steps, 1), steps),
+        (_move_y(east, steps, -1), steps), (_move_y(west, steps, -1), steps),
+    ]
     if steps >= 2:
+        area = decode(bits, steps)
+        # Drop the neighbours on a side the bounding box does not reach.
         if area[2] < min_lat:
-            cells["south"] = cells["south_west"] = cells["south_east"] = None
+            cells[2] = cells[8] = cells[7] = None  # south, south-west, south-east
         if area[3] > max_lat:
-            cells["north"] = cells["north_east"] = cells["north_west"] = None
+            cells[1] = cells[5] = cells[6] = None  # north, north-east, north-west
         if area[0] < min_lon:
-            cells["west"] = cells["south_west"] = cells["north_west"] = None
+            cells[4] = cells[8] = cells[6] = None  # west, south-west, north-west
         if area[1] > max_lon:
-            cells["east"] = cells["south_east"] = cells["north_east"] = None
-    return [(bits, steps), cells["north"], cells["south"], cells["east"], cells["west"],
-            cells["north_east"], cells["north_west"], cells["south_east"], cells["south_west"]]
-
-
-def cell_score_range(cell: Cell) -> tuple[int, int]:
-    """scoresOfGeoHashBox: scores [min, max) of the positions inside a cell."""
-    bits, step = cell
-    shift = 52 - step * 2
-    return (bits << shift) & _U64, ((bits + 1) << shift) & _U64
+            cells[3] = cells[7] = cells[5] = None  # east, south-east, north-east
+    return cells
 
 
 # --------------------------------------------------------------------------
@@ -366,6 +378,114 @@ def distance(lon1d: float, lat1d: float, lon2d: float, lat2d: float) -> float:
     a = u * u + math.cos(lat1r) * math.cos(lat2r) * v * v
     s = math.sqrt(a)
     return 2.0 * EARTH_RADIUS_IN_METERS * (math.asin(s) if s <= 1.0 else math.nan)
+
+
+# --------------------------------------------------------------------------
+# Scanning a cell (the hot loop of GEOSEARCH / GEORADIUS)
+# --------------------------------------------------------------------------
+
+_LAT_SCALE = GEO_LAT_MAX - GEO_LAT_MIN
+_LONG_SCALE = GEO_LONG_MAX - GEO_LONG_MIN
+_DIV26 = float(1 << GEO_STEP_MAX)
+_TWO_R = 2.0 * EARTH_RADIUS_IN_METERS
+
+# A decoded stored position: (longitude, latitude, half the longitude and half the
+# latitude in radians, cosine of the latitude, latitude in radians), all pure
+# functions of the score. The halves serve distance()'s sin((a - b) / 2): halving
+# both operands first gives the same double as halving their difference (scaling by
+# 2 commutes with rounding; decoded angles are never tiny enough to underflow).
+Position = tuple[float, float, float, float, float, float]
+
+# Positions of scores seen by recent searches: a search decodes every member of up to
+# nine cells, and repeated searches over the same area decode the same scores again.
+# Bounded: emptied when full.
+_POSITIONS: dict[float, Position] = {}
+_POSITIONS_MAX = 1 << 14
+
+
+def position(score: float) -> Position:
+    """decode_score of a score inside a cell's range ([0, 2**52], where ``int(score)``
+    is score_bits(score)), memoized, with the radians and cosine distance() needs.
+    The same double operations in the same order as decode and area_center."""
+    t = _DEINT16 or _deint16()
+    b = int(score)
+    sep = (t[b & 0xFFFF] | t[(b >> 16) & 0xFFFF] << 8
+           | t[(b >> 32) & 0xFFFF] << 16 | t[b >> 48] << 24)
+    ilato = sep & 0xFFFFFFFF
+    ilono = sep >> 32
+    lon = ((GEO_LONG_MIN + (ilono / _DIV26) * _LONG_SCALE)
+           + (GEO_LONG_MIN + ((ilono + 1) / _DIV26) * _LONG_SCALE)) / 2
+    if lon > GEO_LONG_MAX:
+        lon = GEO_LONG_MAX
+    elif lon < GEO_LONG_MIN:
+        lon = GEO_LONG_MIN
+    lat = ((GEO_LAT_MIN + (ilato / _DIV26) * _LAT_SCALE)
+           + (GEO_LAT_MIN + ((ilato + 1) / _DIV26) * _LAT_SCALE)) / 2
+    if lat > GEO_LAT_MAX:
+        lat = GEO_LAT_MAX
+    elif lat < GEO_LAT_MIN:
+        lat = GEO_LAT_MIN
+    lat_r = lat * D_R
+    p = (lon, lat, lon * D_R / 2, lat_r / 2, math.cos(lat_r), lat_r)
+    cache = _POSITIONS
+    if len(cache) >= _POSITIONS_MAX:
+        cache.clear()
+    cache[score] = p
+    return p
+
+
+# A point found by a search: (distance in meters, longitude, latitude, score, member).
+Point = tuple[float, float, float, float, bytes]
+
+
+def scan_points(pairs: Iterable[tuple[float, bytes]], shape: Shape, out: list[Point],
+                limit: int) -> None:
+    """geoGetPointsInRange's loop over the (score, member) pairs of one cell: keep the
+    members inside the shape, appending Points to ``out`` and stopping once it holds
+    ``limit`` (0: no limit). For a circle geoWithinShape's distance() is inlined with
+    the centre's terms hoisted: the same double operations in the same order."""
+    cache = _POSITIONS
+    append = out.append
+    if shape.kind != CIRCULAR:
+        for score, member in pairs:
+            try:
+                lon, lat, _, _, _, _ = cache[score]
+            except KeyError:
+                lon, lat, _, _, _, _ = position(score)
+            d = within(shape, lon, lat)
+            if d is not None:
+                append((d, lon, lat, score, member))
+                if limit and len(out) >= limit:
+                    return
+        return
+    sin = math.sin
+    sqrt = math.sqrt
+    asin = math.asin
+    nan = math.nan
+    earth = EARTH_RADIUS_IN_METERS
+    two_r = _TWO_R
+    lon1h = shape.lon * D_R / 2
+    lat1r = shape.lat * D_R
+    lat1h = lat1r / 2
+    cos1 = math.cos(lat1r)
+    radius = shape.radius * shape.conversion
+    for score, member in pairs:
+        try:
+            lon, lat, lon2h, lat2h, cos2, lat2r = cache[score]
+        except KeyError:
+            lon, lat, lon2h, lat2h, cos2, lat2r = position(score)
+        v = sin(lon2h - lon1h)
+        if v == 0.0:
+            d = earth * abs(lat2r - lat1r)
+        else:
+            u = sin(lat2h - lat1h)
+            s = sqrt(u * u + cos1 * cos2 * v * v)
+            d = two_r * asin(s) if s <= 1.0 else nan
+        if d > radius:
+            continue
+        append((d, lon, lat, score, member))
+        if limit and len(out) >= limit:
+            return
 
 
 def within(shape: Shape, lon: float, lat: float) -> float | None:

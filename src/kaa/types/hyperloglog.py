@@ -110,7 +110,7 @@ def pat_len(ele: bytes | bytearray) -> tuple[int, int]:
 def is_valid(v: bytes | bytearray) -> bool:
     """isHLLObjectOrReply's structural checks on a string value."""
     n = len(v)
-    if n < HLL_HDR_SIZE or v[:4] != _MAGIC:
+    if n < HLL_HDR_SIZE or not v.startswith(_MAGIC):
         return False
     enc = v[4]
     if enc > HLL_MAX_ENCODING:
@@ -660,16 +660,24 @@ class Adder:
     """Adds elements (PFADD) or registers (PFMERGE) to one HLL value, keeping the
     decoded sparse form between calls and writing it back once in ``finish``."""
 
-    __slots__ = ("ba", "max_bytes", "sparse", "slow")
+    __slots__ = ("ba", "max_bytes", "sparse", "slow", "snap")
 
     def __init__(self, ba: bytearray, max_bytes: int) -> None:
         self.ba = ba
         self.max_bytes = max_bytes
         self.sparse: _Sparse | None = None
         self.slow = False
+        # The cache's snapshot of ``ba`` while the decoded state still matches it
+        # (taken from the cache and not edited since): finish() can then put the
+        # entry back as it was, without comparing or copying the value again.
+        self.snap: bytes | None = None
         if ba[4] == HLL_SPARSE:
-            self.sparse = _sparse_state(ba)
-            self.slow = self.sparse is None
+            hit = _CACHE.pop(id(ba), None)
+            if hit is not None and hit[0] == ba:
+                self.snap, self.sparse = hit
+            else:
+                self.sparse = _sparse_state(ba)
+                self.slow = self.sparse is None
 
     def add(self, ele: bytes | bytearray) -> int:
         """hllAdd: UPDATED, UNCHANGED or INVALID."""
@@ -681,6 +689,9 @@ class Adder:
         ba = self.ba
         if self.sparse is not None:
             r = self.sparse.set(index, count, self.max_bytes)
+            if r == UNCHANGED:
+                return r
+            self.snap = None
             if r != _PROMOTE:
                 return r
             self._write_back()
@@ -715,6 +726,11 @@ class Adder:
         form is cached for the next command on the same value."""
         ba = self.ba
         st = self.sparse
+        if st is not None and not changed and self.snap is not None:
+            if len(_CACHE) >= _CACHE_MAX:
+                _CACHE.clear()
+            _CACHE[id(ba)] = (self.snap, st)
+            return
         if st is not None and changed:
             self._write_back()
         if changed:

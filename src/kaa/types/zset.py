@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -406,6 +407,30 @@ class ZSet:
         else:
             hi = order.bisect_left((_next_up(mx), b""))
         return lo, max(lo, hi)
+
+    def score_slice(self, lo: float, hi: float) -> list[tuple[float, bytes]]:
+        """The (score, member) pairs with ``lo <= score < hi``, in order (the score
+        range of a geohash cell). Reads SortedList's sublists directly: a bisect and
+        a list slice per sublist instead of rank arithmetic and chained iterators."""
+        order = self.order
+        maxes = order._maxes
+        klo = (lo, b"")
+        i = bisect_left(maxes, klo)
+        if i == len(maxes):
+            return []
+        lists = order._lists
+        khi = (hi, b"")
+        j = bisect_left(maxes, khi, i)
+        sub = lists[i]
+        if i == j:
+            return sub[bisect_left(sub, klo):bisect_left(sub, khi)]  # type: ignore[no-any-return]
+        out: list[tuple[float, bytes]] = sub[bisect_left(sub, klo):]
+        for k in range(i + 1, min(j, len(lists))):
+            out += lists[k]
+        if j < len(lists):
+            sub = lists[j]
+            out += sub[:bisect_left(sub, khi)]
+        return out
 
     def count_in_score_range(self, spec: ScoreRange) -> int:
         lo, hi = self.score_bounds(spec)
