@@ -130,4 +130,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "script'.",
     "noscript-text": "EVALSHA of an unknown script is 'NOSCRIPT No matching script.' in Valkey 8; "
     "Redis 7.0 adds ' Please use EVAL.'.",
+    "multi-oom-queueing": "Inside MULTI while over maxmemory, Valkey 8.0 refuses only denyoom "
+    "commands (GET is QUEUED); Redis 7.0 refuses every command but EXEC/DISCARD/QUIT/RESET.",
 }

@@ -243,12 +243,12 @@ def test_dump_and_restore(fr: redis.Redis) -> None:
     assert payload[0] == 245  # RDB_OPCODE_FUNCTION2
     assert payload[-10:-8] == b"\x0b\x00"  # RDB version 11
     assert err(fr, "FUNCTION", "RESTORE", payload) == "ERR Library mylib already exists"
-    assert fr.function_restore(payload, "REPLACE")
+    assert fr.function_restore(payload, "REPLACE")  # type: ignore[arg-type]
     fr.function_flush()
-    assert fr.function_restore(payload)
+    assert fr.function_restore(payload)  # type: ignore[arg-type]
     assert fr.fcall("f1", 1, "a", "b") == b"ab"
     fr.function_load(lib("other", "redis.register_function('g', function() return 1 end)"))
-    assert fr.function_restore(payload, "FLUSH")
+    assert fr.function_restore(payload, "FLUSH")  # type: ignore[arg-type]
     assert [e[1] for e in fr.function_list()] == [b"mylib"]
     assert err(fr, "FUNCTION", "RESTORE", payload, "BAD") == (
         "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
@@ -309,6 +309,32 @@ def test_functions_survive_debug_reload(fr: redis.Redis) -> None:
     assert fr.execute_command("DEBUG", "RELOAD") in (b"OK", True)
     assert fr.fcall("f1", 1, "a", "b") == b"ab"
     assert fr.get("x") == b"1"
+
+
+def test_debug_reload_noflush_needs_merge_for_libraries(fr: redis.Redis) -> None:
+    """rdbFunctionLoad replaces a loaded library only with RDBFLAGS_ALLOW_DUP (MERGE):
+    NOFLUSH alone fails the load and leaves the libraries as they were."""
+    fr.function_load(LIB)
+    assert fr.execute_command("DEBUG", "RELOAD") == b"OK"
+    assert err(fr, "DEBUG", "RELOAD", "NOFLUSH") == \
+        "ERR Error trying to load the RDB dump, check server logs."
+    assert [x[b"library_name"] if isinstance(x, dict) else x[1] for x in fr.function_list()] == \
+        [b"mylib"]
+    assert fr.execute_command("DEBUG", "RELOAD", "NOFLUSH", "MERGE") == b"OK"
+    assert fr.fcall("f1", 1, "a", "b") == b"ab"
+
+
+def test_debug_reload_merge_keeps_both_libraries(fr: redis.Redis) -> None:
+    """NOSAVE NOFLUSH MERGE: the saved library comes back, the one loaded since stays."""
+    fr.function_load(lib("l1", "redis.register_function('g1', function() return 'one' end)"))
+    assert fr.execute_command("DEBUG", "RELOAD") == b"OK"
+    fr.function_load(lib("l2", "redis.register_function('g2', function() return 'two' end)"))
+    assert fr.execute_command("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE") == b"OK"
+    assert fr.fcall("g1", 0) == b"one"
+    assert fr.fcall("g2", 0) == b"two"
+    # Without MERGE the library that exists (l1 is in the file) fails the load.
+    assert err(fr, "DEBUG", "RELOAD", "NOSAVE", "NOFLUSH").startswith("ERR Error trying to load")
+    assert fr.fcall("g2", 0) == b"two"
 
 
 def test_keys_and_args_are_tables(fr: redis.Redis) -> None:

@@ -551,3 +551,29 @@ def test_redis_py_lock(r2: redis.Redis) -> None:
     with pytest.raises(redis.exceptions.LockNotOwnedError):
         lock.release()
     other.release()
+
+
+# ---- min-replicas-to-write (checkGoodReplicasStatus) --------------------------------------
+
+def test_not_enough_good_replicas(r2: redis.Redis) -> None:
+    """With min-replicas-to-write set and no replica: scripts that declare write access are
+    refused before they run, flagless scripts on their first write; reads go on."""
+    r2.set("x", "some value")
+    r2.config_set("min-replicas-to-write", 1)
+    try:
+        assert r2.eval("#!lua flags=no-writes\nreturn redis.call('get','x')", 1, "x") == \
+            b"some value"
+        assert r2.eval("return redis.call('get','x')", 1, "x") == b"some value"
+        assert err(r2, "#!lua\nreturn redis.call('get','x')", 1, "x") == \
+            "NOREPLICAS Not enough good replicas to write."
+        assert err(r2, "return redis.call('set','x', 1)", 1, "x").startswith(
+            "NOREPLICAS Not enough good replicas to write. script: ")
+        assert r2.eval("local e = redis.pcall('set','x', 1) return e.err", 1, "x") == \
+            b"NOREPLICAS Not enough good replicas to write."
+        # min-replicas-max-lag 0 turns the check off
+        r2.config_set("min-replicas-max-lag", 0)
+        assert r2.eval("return redis.call('set','x', 2)", 1, "x") == b"OK"
+    finally:
+        r2.config_set("min-replicas-to-write", 0)
+        r2.config_set("min-replicas-max-lag", 10)
+    assert r2.eval("return redis.call('set','x', 3)", 1, "x") == b"OK"

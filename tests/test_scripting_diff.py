@@ -234,8 +234,8 @@ return cjson.encode({queued = out.queued, running = out.running, delayed = out.d
 """
 
 
-def _state(client: redis.Redis) -> dict[bytes, Any]:
-    out: dict[bytes, Any] = {}
+def _state(client: redis.Redis) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
     for key in sorted(client.keys("*")):
         t = client.type(key)
         if t == b"string":

@@ -693,7 +693,16 @@ def _reload(c: Any, argv: list[bytes]) -> Any:
     if p is None:
         # Without RDB support there is nothing to reload from.
         raise ReplyError("ERR Error trying to load the RDB dump, check server logs.")
-    p.debug_reload(save, flush, merge)  # kaa.persistence.snapshot: Valkey's steps and errors
+    # rdbLoad(RDBFLAGS_ALLOW_DUP only with MERGE): a library of the file that already
+    # exists fails the load (NOFLUSH without MERGE) instead of replacing the loaded one.
+    sc = getattr(c.server, "scripting", None)
+    if sc is not None:
+        sc.rdb_replace_libraries = merge
+    try:
+        p.debug_reload(save, flush, merge)  # kaa.persistence.snapshot: Valkey's steps and errors
+    finally:
+        if sc is not None:
+            sc.rdb_replace_libraries = None
     return OK
 
 

@@ -6,7 +6,7 @@ per second (the worst of that second) and the all-time maximum. Events are recor
 only while ``latency-monitor-threshold`` is non-zero and only when they last at least
 that many milliseconds, so the hot path pays one comparison (``Server.slow_watch``).
 
-LATENCY HISTOGRAM reports ``Command.latency`` (filled by the client pipeline while
+LATENCY HISTOGRAM reports ``Command.latency_counts()`` (filled by the client pipeline while
 ``latency-tracking`` is on) as Valkey does from its HDR histograms: cumulative counts
 at power-of-two bucket edges starting at 1 us.
 """
@@ -231,8 +231,9 @@ def _lookup(name: bytes) -> Command | None:
 
 def _add_histograms(out: dict[bytes, Any], cmds: Iterable[Command]) -> None:
     for cmd in cmds:
-        if cmd.latency:
-            out[cmd.fullname.encode()] = histogram_reply(cmd.latency)
+        counts = cmd.latency_counts()
+        if counts:
+            out[cmd.fullname.encode()] = histogram_reply(counts)
 
 
 def histogram_reply(counts: dict[int, int]) -> dict[bytes, Any]:

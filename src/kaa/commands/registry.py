@@ -76,16 +76,42 @@ class Command:
     usec: int = 0
     rejected_calls: int = 0
     failed_calls: int = 0
-    # INFO latencystats: microseconds -> calls (values >= 128 rounded up to 7 significant bits).
+    # INFO latencystats: calls per duration. Durations under 128 us count in
+    # ``latency_small`` (a list: the hot path's cheapest counter); longer ones in
+    # ``latency``, rounded up to 7 significant bits. ``latency_counts()`` merges both.
     latency: dict[int, int] = field(default_factory=dict)
+    latency_small: list[int] = field(default_factory=lambda: [0] * 128)
     # Precomputed hot-path booleans.
     is_write: bool = False
     is_denyoom: bool = False
     no_auth: bool = False
+    # A data command that can run in Client.run_plain's batch loop: it cannot block,
+    # and cannot change the client state that loop hoists (MULTI, RESP version,
+    # CLIENT REPLY, tracking, authentication, the server's gates).
+    plain: bool = False
     acl_bit: int = 0
     # "parent|sub" for subcommands; precomputed because the hot path reads it.
     fullname: str = ""
 
+
+    def record_latency(self, dur: int) -> None:
+        """Count one call of ``dur`` microseconds in the latency histogram."""
+        if dur < 128:
+            self.latency_small[dur] += 1
+        else:
+            lat = self.latency
+            k = latency_bucket(dur)
+            lat[k] = lat.get(k, 0) + 1
+
+    def latency_counts(self) -> dict[int, int]:
+        """The latency histogram: microseconds -> calls (empty when never recorded)."""
+        out = {us: n for us, n in enumerate(self.latency_small) if n}
+        out.update(self.latency)
+        return out
+
+    def reset_latency(self) -> None:
+        self.latency.clear()
+        self.latency_small[:] = [0] * 128
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Indexes of the key arguments in argv (COMMAND GETKEYS, ACL, cluster)."""
@@ -100,6 +126,14 @@ class Command:
         if last >= n:
             last = n - 1
         return list(range(self.first_key, last + 1, self.key_step or 1))
+
+
+# Command groups of data commands (see Command.plain); MIGRATE talks to another server.
+_PLAIN_GROUPS = frozenset({
+    "string", "list", "hash", "set", "sorted-set", "generic", "stream", "geo", "bitmap",
+    "hyperloglog",
+})
+_NOT_PLAIN = frozenset({"migrate"})
 
 
 def latency_bucket(us: int) -> int:
@@ -161,6 +195,10 @@ def _mk(
     cmd.is_write = "write" in fl
     cmd.is_denyoom = "denyoom" in fl
     cmd.no_auth = "no_auth" in fl
+    cmd.plain = (
+        parent is None and cmd.group in _PLAIN_GROUPS and "blocking" not in fl
+        and name not in _NOT_PLAIN
+    )
     if not cmd.key_specs and keys[0] > 0:
         spec_flags = ("RW",) if "write" in fl else ("RO",)
         cmd.key_specs = (

@@ -46,6 +46,7 @@ def parse_numkeys(argv: list[bytes], bad: ReplyError = ERR_NOT_INT) -> int:
     return n
 
 
+_SMALL_NUMKEYS = {b"%d" % i: i for i in range(10)}  # the usual numkeys, without a parse
 _CMD_NAMES = {(False, False): "eval", (True, False): "evalsha", (False, True): "eval_ro",
               (True, True): "evalsha_ro"}
 
@@ -58,10 +59,13 @@ def _eval(c: Any, argv: list[bytes], evalsha: bool, ro: bool) -> Any:
         raise ERR_UNAVAILABLE
     if evalsha and len(argv[1]) != 40:
         raise ERR_NOSCRIPT
-    nkeys = parse_numkeys(argv)
+    nkeys = _SMALL_NUMKEYS.get(argv[2])
+    if nkeys is None or nkeys > len(argv) - 3:
+        nkeys = parse_numkeys(argv)  # the general parse, and its errors
     sc = srv.scripting
     if evalsha:
-        script = sc.scripts.get(argv[1].lower())
+        scripts = sc.scripts
+        script = scripts.get(argv[1]) or scripts.get(argv[1].lower())
         if script is None:
             raise ERR_NOSCRIPT
     else:
@@ -70,9 +74,9 @@ def _eval(c: Any, argv: list[bytes], evalsha: bool, ro: bool) -> Any:
         except ScriptError as e:
             return e.reply
     if script.from_eval:
-        sc.lru.move_to_end(script.sha.encode())
-    return sc.run_script(c, sc.eval_engine, script.func, script.sha, script.flags, ro, True, argv,
-                         _CMD_NAMES[evalsha, ro], nkeys)
+        sc.lru.move_to_end(script.key)
+    return sc.run_script(c, sc._eval_engine or sc.eval_engine, script.func, script.sha, script.flags,
+                         ro, True, argv, _CMD_NAMES[evalsha, ro], nkeys)
 
 
 _EVAL_SPEC = (KeySpec(("RW", "access", "update"), begin_index=2, keynum=(0, 1, 1)),)

@@ -246,7 +246,17 @@ def _old_value(db: Any, key: bytes) -> bytes | None:
          arguments=_KEY_ONLY,
          key_specs=_ks("RO", "ACCESS"))
 def get(c: Any, argv: list[bytes]) -> Any:
-    v = c.db.lookup_read(argv[1])
+    # Database.lookup_read inlined for a present key in a database without TTLs
+    # while LRU clocks are kept (the defaults): GET is the hottest command.
+    db = c.db
+    key = argv[1]
+    v = db.data.get(key)
+    ks = db.ks
+    if v is not None and not db.expires and not ks.touch_mode:
+        ks.keyspace_hits += 1
+        db.atime[key] = ks.clock
+    else:
+        v = db.lookup_read(key)
     if v is None:
         return None
     t = type(v)
@@ -468,11 +478,10 @@ def _set_pairs(db: Any, argv: list[bytes]) -> None:
     """MSET's stores; with notifications on, each key's 'new' (from the store) and 'set'
     events come together, key by key, as Valkey's setKey + notify order."""
     ks = db.ks
-    dbset = db.set
     if not ks.notify_flags:
-        for i in range(1, len(argv), 2):
-            dbset(argv[i], argv[i + 1])
+        db.set_pairs(argv)
         return
+    dbset = db.set
     for i in range(1, len(argv), 2):
         dbset(argv[i], argv[i + 1])
         ks.notify(NOTIFY_STRING, "set", argv[i], db.id)
@@ -685,6 +694,11 @@ def _incr(c: Any, key: bytes, delta: int) -> int:
     return new
 
 
+# [bytes, int]: the value the last fast-path INCR stored and its integer. Bytes are
+# immutable, so finding that same object at a key proves the key holds that number.
+_LAST_COUNTER: list[Any] = [None, 0]
+
+
 @command("incr", 2, "write denyoom fast", "string", keys=(1, 1, 1), group="string", since="1.0.0",
          summary="Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
          complexity="O(1)", arguments=_KEY_ONLY,
@@ -694,6 +708,29 @@ def incr(c: Any, argv: list[bytes]) -> Any:
     # itself stores (no sign, no leading zero, at most 18 digits: cannot overflow).
     db = c.db
     key = argv[1]
+    ks = db.ks
+    v = db.data.get(key)
+    # Database.lookup + set inlined for a present plain counter without a TTL while
+    # nothing watches writes (no WATCH, blocked client or LFU policy): the common case.
+    if (v is not None and ks.watchers is None and not ks.touch_mode and ks.blocked_keys is None
+            and key not in db.expires):
+        last = _LAST_COUNTER
+        if v is last[0]:  # the very bytes the last fast INCR stored: its value is known
+            new = last[1] + 1
+        elif type(v) is bytes and 0 < len(v) < 19 and v[0] != 48 and v.isdigit():
+            new = int(v) + 1
+        else:
+            new = 0
+        if 0 < new <= LLONG_MAX:
+            nb = b"%d" % new
+            db.data[key] = nb
+            last[0] = nb
+            last[1] = new
+            db.atime[key] = ks.clock
+            ks.dirty += 1
+            if ks.notify_flags:
+                ks.notify(NOTIFY_STRING, "incrby", key, db.id)
+            return new
     v = db.lookup(key)
     if v is None:
         new = 1
@@ -712,7 +749,6 @@ def incr(c: Any, argv: list[bytes]) -> Any:
             if new > LLONG_MAX:
                 raise ERR_OVERFLOW
         db.set(key, b"%d" % new, True)
-    ks = db.ks
     ks.dirty += 1
     if ks.notify_flags:
         ks.notify(NOTIFY_STRING, "incrby", key, db.id)

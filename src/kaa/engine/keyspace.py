@@ -193,6 +193,23 @@ class Database:
         if ks.blocked_keys is not None:
             ks.signal_ready(self, key)
 
+    def set_pairs(self, argv: list[bytes]) -> None:
+        """set() of argv[1], argv[2], argv[3], ... as key, value pairs (MSET): one dict
+        update while no hook needs to hear of each key; the last of repeated keys wins."""
+        ks = self.ks
+        if (self.scan_index is not None or ks.notify_flags & NOTIFY_NEW or ks.touch_mode
+                or ks.watchers is not None or ks.blocked_keys is not None):
+            for i in range(1, len(argv), 2):
+                self.set(argv[i], argv[i + 1])
+            return
+        keys = argv[1::2]
+        self.data.update(zip(keys, argv[2::2], strict=True))
+        expires = self.expires
+        if expires:
+            for k in keys:
+                expires.pop(k, None)
+        self.atime.update(dict.fromkeys(keys, ks.clock))
+
     def add(self, key: bytes, value: Any) -> None:
         """Store value at a key known to be absent."""
         ks = self.ks

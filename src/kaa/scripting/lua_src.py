@@ -845,6 +845,8 @@ parse = function(s, i)
 end
 
 -- ---- the server API -------------------------------------------------------------------
+-- server.call/pcall are the Python functions themselves: to a script they are C functions,
+-- as in Valkey, so `return server.call(...)` keeps the script's frame (error positions).
 local s_call, s_pcallcmd = py_call, py_pcall
 local function mk_ok(x) return {ok = x} end
 local function mk_parse(x) return (parse(x, 1)) end
@@ -1144,10 +1146,14 @@ local function finish(ok, res, resp3, sresp3)
   return 0, concat(out, '', 1, n)
 end
 
--- run(f, resp3, nkeys, n, keys..., args...):
---   0, resp | 4, string | 1, errmsg, nostats | 2, msg, src, line, nostats | 3, msg
-local function run(f, resp3, nkeys, n, ...)
+-- run(f, nkeys, keys..., args...) (run3: the caller speaks RESP3):
+--   a string (bulk) | an integer that a double holds exactly | 0, resp |
+--   1, errmsg, nostats | 2, msg, src, line, nostats | 3, msg
+-- The two common replies come back as one value: no tuple, no formatting.
+local INT_EXACT = 9007199254740992  -- 2^53
+local function run_with(resp3, f, nkeys, ...)
   local keys, args = {...}, {}
+  local n = select('#', ...)
   for j = nkeys + 1, n do
     args[j - nkeys] = keys[j]
     keys[j] = nil
@@ -1161,6 +1167,7 @@ local function run(f, resp3, nkeys, n, ...)
   else
     cur_f, cur_keys, cur_args = f, keys, args
     ok, res = xpcall_(invoke, err_handler)
+    cur_f, cur_keys, cur_args = nil, nil, nil
   end
   if killed and ok then
     -- the kill was swallowed (a coroutine's resume caught it): the script still dies
@@ -1168,11 +1175,15 @@ local function run(f, resp3, nkeys, n, ...)
   end
   if ok then
     local t = type(res)
-    if t == 'string' then return 4, res end
-    if t == 'number' then return 0, format(':%d\r\n', res) end
+    if t == 'string' then return res end
+    if t == 'number' and res == floor(res) and res < INT_EXACT and res > -INT_EXACT then
+      return res
+    end
   end
   return finish(ok, res, resp3, script_resp3)
 end
+local function run(f, nkeys, ...) return run_with(false, f, nkeys, ...) end
+local function run3(f, nkeys, ...) return run_with(true, f, nkeys, ...) end
 
 local function compile(code, chunkname)
   if byte(code, 1) == 27 then return nil, "binary code loading is disabled" end
@@ -1186,7 +1197,7 @@ end
 -- Python side decides whether a script has run too long.
 sethook(hookfn, '', HOOK_COUNT)
 
-local entry = {compile = compile, run = run, protect = protect, mk_ok = mk_ok, mk_err = errtable,
+local entry = {compile = compile, run = run, run3 = run3, protect = protect, mk_ok = mk_ok, mk_err = errtable,
   set_script_resp = s_setresp,
   parse = mk_parse}
 

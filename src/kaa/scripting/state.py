@@ -18,6 +18,7 @@ single write goes alone), never the script itself.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections import OrderedDict
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
 
 try:
     import greenlet as _greenlet
+
+    _getcurrent = _greenlet.getcurrent
 except ImportError:  # pragma: no cover - without it long scripts simply block
     _greenlet = None
 
@@ -71,6 +74,8 @@ ERR_BUSY_EVAL = ReplyError("BUSY Valkey is busy running a script. You can only c
                            "SHUTDOWN NOSAVE.")
 ERR_BUSY_FUNCTION = ReplyError("BUSY Valkey is busy running a script. You can only call FUNCTION "
                                "KILL or SHUTDOWN NOSAVE.")
+_NOREPLICAS_TEXT = "NOREPLICAS Not enough good replicas to write."
+ERR_NOREPLICAS = ReplyError(_NOREPLICAS_TEXT)
 ERR_UNAVAILABLE = ReplyError("ERR scripting is not available: the 'lupa' package is not installed")
 
 _ERR_NOARGS = b"ERR Please specify at least one argument for this call"
@@ -78,6 +83,8 @@ _ERR_ARGTYPE = b"ERR Command arguments must be strings or integers"
 _MULTI = [b"MULTI"]
 _EXEC = [b"EXEC"]
 _MARK = b""  # what the script client's encoder leaves in ``out`` for a reply value
+_perf_ns = time.perf_counter_ns
+_NO_ARGV: list[bytes] = []  # propagate_argv of a handler that propagated its effects itself
 
 
 class _FrozenClock:
@@ -120,10 +127,11 @@ class ScriptError(Exception):
 
 
 class Script:
-    __slots__ = ("sha", "body", "flags", "func", "from_eval")
+    __slots__ = ("sha", "key", "body", "flags", "func", "from_eval")
 
     def __init__(self, sha: str, body: bytes, flags: int, func: Any, from_eval: bool) -> None:
         self.sha = sha
+        self.key = sha.encode()  # the cache's key (and the LRU's)
         self.body = body
         self.flags = flags
         self.func = func
@@ -161,33 +169,35 @@ class ScriptClient(Client):
 
 
 class ScriptRun:
-    """scriptRunCtx: what the running script may do and what it has done."""
+    """scriptRunCtx: what the running script may do and what it has done.
 
-    __slots__ = ("caller", "funcname", "eval_mode", "readonly", "allow_oom", "oom", "write_dirty",
-                 "killed", "timed_out", "start", "repl", "batch", "can_yield", "last_yield",
-                 "cmd_name", "argv", "frozen_s", "frozen_ns", "yielded", "engine")
+    One is made per script run, so the fields that start the same every time are class
+    attributes (no __slots__): the constructor stores only what differs."""
 
-    def __init__(self, caller: Any, funcname: str, eval_mode: bool, argv: list[bytes]) -> None:
+    write_dirty = False
+    killed = False
+    timed_out = False
+    repl = 3
+    batch: list[tuple[int, list[bytes]]] | None = None
+    can_yield = False
+    last_yield = 0.0
+    frozen_s = 0.0
+    frozen_ns = 0
+    yielded = False
+
+    def __init__(self, caller: Any, funcname: str, eval_mode: bool, argv: list[bytes],
+                 cmd_name: str = "", engine: LuaEngine | None = None, readonly: bool = False,
+                 allow_oom: bool = False, oom: bool = False) -> None:
         self.caller = caller
         self.funcname = funcname
         self.eval_mode = eval_mode
-        self.readonly = False
-        self.allow_oom = False
-        self.oom = False
-        self.write_dirty = False
-        self.killed = False
-        self.timed_out = False
+        self.readonly = readonly
+        self.allow_oom = allow_oom
+        self.oom = oom
         self.start = time.monotonic()
-        self.repl = 3
-        self.batch: list[tuple[int, list[bytes]]] | None = None
-        self.can_yield = False
-        self.last_yield = 0.0
-        self.cmd_name = ""
+        self.cmd_name = cmd_name
         self.argv = argv
-        self.frozen_s = 0.0
-        self.frozen_ns = 0
-        self.yielded = False
-        self.engine: LuaEngine | None = None
+        self.engine = engine
 
 
 class Scripting:
@@ -218,6 +228,11 @@ class Scripting:
         # cluster_check(run, cmd, argv) -> error or None (cluster), oom_hook() -> bool
         # (eviction: is the server over maxmemory?).
         self.acl_check: Any = None
+        # server.call and server.pcall as Lua calls them (partials: no wrapper frame).
+        self.py_call = functools.partial(self._call, True)
+        self.py_pcall = functools.partial(self._call, False)
+        # While DEBUG RELOAD loads: may the file's libraries replace loaded ones (MERGE)?
+        self.rdb_replace_libraries: bool | None = None
         self.cluster_check: Any = None
         self.oom_hook: Any = None
 
@@ -375,12 +390,24 @@ class Scripting:
         return None
 
     def load_saved_libraries(self, codes: list[bytes]) -> None:
-        """Libraries from an RDB file (no load timeout, as for a primary's stream)."""
+        """Libraries from an RDB file (no load timeout, as for a primary's stream).
+
+        DEBUG RELOAD sets ``rdb_replace_libraries`` for the duration of its load, and
+        then a library that fails (one that exists already, without MERGE) fails the
+        whole load, as rdbFunctionLoad does; other loads start from an empty library
+        table, where replacing changes nothing, and log a failing library and go on."""
+        strict = self.rdb_replace_libraries
+        replace = True if strict is None else strict
         for code in codes:
             try:
-                self.load_library(code, True, timeout=None)
+                self.load_library(code, replace, timeout=None)
             except LibraryError as e:
-                self.server.log_warning(f"Failed loading library: {e}")
+                self.server.log_warning(f"Failed loading library, {e}")
+                if strict is not None:
+                    from kaa.persistence.rdb import RdbFatal
+
+                    raise RdbFatal("Short read or OOM loading DB. Unrecoverable error, "
+                                   "aborting now.") from None
 
     def saved_libraries(self) -> list[bytes]:
         return [lib.code for lib in self.registry.libraries.values()]
@@ -392,20 +419,18 @@ class Scripting:
         went busy and will reply when it ends."""
         srv = self.server
         cfg = srv.config
-        oom = self.oom_state() if cfg.maxmemory or self.oom_hook is not None else False
+        # Without maxmemory there is no OOM state (every use of it in Valkey checks both).
+        oom = self.oom_state() if cfg.maxmemory else False
         readonly = ro
+        allow_oom = False
         if not flags & FLAG_EVAL_COMPAT_MODE:
             err = self._refuse(caller, flags, ro, oom)
             if err is not None:
                 return err
             if flags & FLAG_NO_WRITES:
                 readonly = True
-        run = ScriptRun(caller, funcname, eval_mode, argv)
-        run.cmd_name = cmd_name
-        run.oom = oom
-        run.readonly = readonly
-        run.allow_oom = bool(flags & FLAG_ALLOW_OOM) and not flags & FLAG_EVAL_COMPAT_MODE
-        run.engine = engine
+            allow_oom = bool(flags & FLAG_ALLOW_OOM)
+        run = ScriptRun(caller, funcname, eval_mode, argv, cmd_name, engine, readonly, allow_oom, oom)
         sc = self._client or self.client
         sc.db = caller.db
         sc.resp = 2
@@ -416,13 +441,23 @@ class Scripting:
         if srv.propagating and srv.prop_batch is None:
             run.batch = srv.prop_batch = []
         self.run = run
-        self._freeze_time(run)
-        resp3 = caller.resp == 3
-        keys_args = argv[3:]
+        # Scripts see the time of their start (Valkey's cached mstime): the modules that
+        # read the clock for expiry and TIME get a frozen clock while the script runs.
+        run.frozen_ns = ns = time.time_ns()
+        run.frozen_s = _CLOCK.s = ns / 1e9
+        _CLOCK.ns = ns
+        for mod in _clock_mods or _clock_modules():
+            mod.time = _CLOCK
+        entry = engine.run3 if caller.resp == 3 else engine.run
         if (_greenlet is not None and not caller.in_exec and srv.loop is not None
                 and cfg.busy_reply_threshold > 0):
             run.can_yield = True
-            res = self._switch_in(engine.run, (func, resp3, nkeys, len(keys_args), *keys_args))
+            # _switch_in, inlined: the script runs in the worker greenlet.
+            w = self._worker
+            if w is None or w.dead:
+                w = self._worker = _greenlet.greenlet(self._worker_loop)
+            self._worker_caller = _getcurrent()
+            res = w.switch((entry, (func, nkeys, *argv[3:])))
             if res is None:  # went busy: the reply comes later
                 caller.paused = True
                 caller.propagate_argv = []
@@ -430,7 +465,7 @@ class Scripting:
                 return NO_REPLY
         else:
             try:
-                res = ("ok", engine.run(func, resp3, nkeys, len(keys_args), *keys_args))
+                res = ("ok", entry(func, nkeys, *argv[3:]))
             except BaseException as e:  # noqa: BLE001
                 res = ("exc", e)
         return self._finish(run, res)
@@ -451,7 +486,9 @@ class Scripting:
                     "read only scripts.")
             if ro:
                 return ReplyError("ERR Can not execute a script with write flag using *_ro command.")
-        if oom and not caller.no_evict and not flags & (FLAG_ALLOW_OOM | FLAG_NO_WRITES):
+            if cfg.min_replicas_to_write and not self.enough_replicas():
+                return ERR_NOREPLICAS
+        if oom and cfg.maxmemory and not flags & (FLAG_ALLOW_OOM | FLAG_NO_WRITES):
             return ReplyError("OOM allow-oom flag is not set on the script, can not run it when "
                               "used memory > 'maxmemory'")
         _ = FLAG_ALLOW_STALE, FLAG_ALLOW_CROSS_SLOT  # read by the cluster/replica hooks
@@ -466,6 +503,16 @@ class Scripting:
         maxmem = srv.config.maxmemory
         return bool(maxmem) and srv.used_memory() > maxmem
 
+    def enough_replicas(self) -> bool:
+        """checkGoodReplicasStatus: min-replicas-to-write is met (or does not apply)."""
+        srv = self.server
+        cfg = srv.config
+        need = cfg.min_replicas_to_write
+        if not need or not cfg.min_replicas_max_lag or srv.role == "S":
+            return True
+        # Replication is not built: no replica counts as good unless a layer says so.
+        return int(getattr(srv, "good_replicas_count", 0)) >= need
+
     def disk_error(self) -> str | None:
         srv = self.server
         p = srv.persistence
@@ -476,7 +523,8 @@ class Scripting:
     def _finish(self, run: ScriptRun, res: tuple[str, Any]) -> Any:
         srv = self.server
         self.run = None
-        self._unfreeze_time()
+        for mod in _clock_mods:
+            mod.time = time
         if run.timed_out:
             self._leave_busy()
         batch = run.batch
@@ -489,20 +537,19 @@ class Scripting:
                 for dbid, pargv in batch:
                     srv.propagate(dbid, pargv)
                 srv.propagate(batch[-1][0], _EXEC)
-        run.caller.propagate_argv = []
-        self.gc_count += 1
-        if self.gc_count >= 50:
-            self.gc_count = 0
+        run.caller.propagate_argv = _NO_ARGV  # the writes propagated, never the script
+        n = self.gc_count + 1
+        if n >= 50:
+            n = 0
             if run.engine is not None:
                 run.engine.gc_step()
+        self.gc_count = n
         kind, value = res
+        t = type(value)
+        if t is bytes or t is int:  # the common replies come back bare (see lua_src.run)
+            return value
         if kind == "exc":
             return self._lua_exception(value)
-        status = value[0]
-        if status == 0:
-            return Raw(value[1])
-        if status == 4:  # a string: a bulk reply
-            return value[1]
         return self._reply_from(run, value)
 
     def _lua_exception(self, e: BaseException) -> Any:
@@ -547,14 +594,6 @@ class Scripting:
         return Raw(encode_error(msg))
 
     # ---- server.call -------------------------------------------------------------------------
-    def py_call(self, *args: Any) -> Any:
-        """server.call: the reply as a Lua value; an error reply raises it."""
-        return self._call(args, True)
-
-    def py_pcall(self, *args: Any) -> Any:
-        """server.pcall: errors come back as an error table."""
-        return self._call(args, False)
-
     def _fail(self, msg: bytes, raise_: bool) -> Any:
         if raise_:
             raise ScriptCallError(msg)
@@ -562,23 +601,23 @@ class Scripting:
         assert run is not None and run.engine is not None
         return run.engine.mk_err(msg)
 
-    def _call(self, args: tuple[Any, ...], raise_: bool) -> Any:
+    def _call(self, raise_: bool, *args: Any) -> Any:
+        """server.call (raise_: an error reply raises it) and server.pcall (errors come
+        back as error tables); Lua calls them as ``py_call``/``py_pcall``."""
         run = self.run
         if run is None:
             return self._fail(b"ERR server.call can only be used while a script is running", raise_)
         if not args:
             return self._fail(_ERR_NOARGS, raise_)
-        argv: list[bytes] = []
         for a in args:
-            t = type(a)
-            if t is bytes:
-                argv.append(a)
-            elif t is int:
-                argv.append(b"%d" % a if -_TWO62 <= a <= _TWO62 else format_double(float(a)))
-            elif t is float:
-                argv.append(format_double(a))
-            else:
-                return self._fail(_ERR_ARGTYPE, raise_)
+            if type(a) is not bytes:
+                conv = _convert_args(args)
+                if conv is None:
+                    return self._fail(_ERR_ARGTYPE, raise_)
+                argv = conv
+                break
+        else:
+            argv = list(args)
         if run.timed_out and run.can_yield and time.monotonic() - run.last_yield >= YIELD_EVERY_S:
             self._yield(run)
         srv = self.server
@@ -598,7 +637,8 @@ class Scripting:
         if (arity > 0 and n != arity) or n < -arity:
             return self._fail(
                 self._reject(None, "ERR Wrong number of args calling command from script"), raise_)
-        if "noscript" in cmd.flags and not _deny_scripts_disabled(srv):
+        flags = cmd.flags
+        if "noscript" in flags and not _deny_scripts_disabled(srv):
             return self._fail(
                 self._reject(cmd, "ERR This Redis command is not allowed from script"), raise_)
         if (run.readonly or run.oom or self.acl_check is not None or self.cluster_check is not None
@@ -608,10 +648,78 @@ class Scripting:
                 return self._fail(self._reject(cmd, err), raise_)
             if cmd.is_write:
                 run.write_dirty = True
-        c = self.client
+        c = self._client
+        assert c is not None
+        if run.repl == 0 or srv.monitors:
+            v = self._call_generic(c, cmd, argv, run.repl == 0)
+        else:
+            v = self._dispatch(c, cmd, argv)
+        if "readonly" in flags:
+            # The caller tracks the keys the commands of its script read (Valkey's call():
+            # trackingRememberKeys for server.current_client).
+            cur = srv.current_client
+            if cur is not None and cur.tracking is not None:
+                srv.tracking.remember(cur, cmd, argv)
+        t = type(v)
+        if t is bytes or t is int:
+            return v
+        return self._to_lua(v, c.resp, run.engine, raise_)
+
+    def _dispatch(self, c: ScriptClient, cmd: Command, argv: list[bytes]) -> Any:
+        """Client.call for the script client, without its reply encoding: the handler's
+        value comes straight back. The statistics, slowlog and propagation are
+        Client.call's (keep the two in step); MONITOR and REPL_NONE go through
+        Client.call itself (_call_generic)."""
+        srv = self.server
+        ks = srv.keyspace
+        dirty = ks.dirty
+        c.cur_argv = argv
+        t0 = _perf_ns()
+        try:
+            reply = cmd.handler(c, argv)  # type: ignore[misc]
+        except ReplyError as e:
+            e.__traceback__ = None
+            reply = e
+        except Exception as e:  # a bug must not take the server down
+            reply = c.internal_error(cmd, e)
+        dur = (_perf_ns() - t0) // 1000
+        bs = c.block_state
+        if bs is not None:  # never expected (scripts do not block); as Client.call
+            bs.usec += dur
+            dur = -1 if c.blocked else bs.usec
+        if dur >= 0:
+            cmd.calls += 1
+            cmd.usec += dur
+            cur = srv.current_client
+            (c if cur is None else cur).tot_cmds += 1
+            if srv.latency_tracking:
+                cmd.record_latency(dur)
+        c.last_cmd = cmd.fullname
+        if type(reply) is ReplyError:
+            cmd.failed_calls += 1
+            srv.count_error(reply.code, reply.custom)
+        if dur >= srv.slow_watch:
+            srv.slow_command(c, cmd, argv, dur)
+        if ks.dirty != dirty and srv.propagating:
+            pargv = c.propagate_argv
+            c.propagate_argv = None
+            if pargv is None:
+                srv.propagate(c.db.id, argv)
+            elif pargv:
+                srv.propagate(c.db.id, pargv)
+        elif c.propagate_argv is not None:
+            c.propagate_argv = None
+        if c.out or reply is NO_REPLY:  # the handler wrote (some of) its reply itself
+            if reply is not NO_REPLY:
+                c.out.append(c.enc(reply))
+            return self._mixed_reply(c)
+        return reply
+
+    def _call_generic(self, c: ScriptClient, cmd: Command, argv: list[bytes], no_repl: bool) -> Any:
+        """The command through Client.call (MONITOR feeds, REPL_NONE), reply captured."""
+        srv = self.server
         out = c.out
-        captured = c.captured
-        if run.repl == 0:
+        if no_repl:
             was = srv.propagating
             srv.propagating = False
             try:
@@ -621,15 +729,12 @@ class Scripting:
         else:
             c.call(cmd, argv)
         if len(out) == 1 and out[0] is _MARK:
+            captured = c.captured
             v = captured[0]
             out.clear()
             captured.clear()
-        else:
-            v = self._mixed_reply(c)
-        t = type(v)
-        if t is bytes or t is int:
             return v
-        return self._to_lua(v, c.resp, run.engine, raise_)
+        return self._mixed_reply(c)
 
     def _check(self, run: ScriptRun, cmd: Command, argv: list[bytes]) -> str | None:
         """scriptVerifyACL / WriteCommandAllow / OOM / ClusterState."""
@@ -651,6 +756,8 @@ class Scripting:
                         "disabled, because this instance is configured to report errors during "
                         "writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). "
                         "Please check the Valkey logs for details about the RDB error.")
+            if cfg.min_replicas_to_write and not self.enough_replicas():
+                return _NOREPLICAS_TEXT
         if (not run.allow_oom and run.oom and cmd.is_denyoom and not run.write_dirty
                 and not run.caller.is_master and srv.config.maxmemory):
             return "OOM command not allowed when used memory > 'maxmemory'."
@@ -868,13 +975,6 @@ class Scripting:
             self._busy_gate_on = False
         srv.cron_paused = self._cron_was_paused
 
-    def _freeze_time(self, run: ScriptRun) -> None:
-        """Scripts see the time of their start (Valkey's cached mstime): the modules that
-        read the clock for expiry and TIME get a frozen clock while the script runs."""
-        run.frozen_ns = ns = time.time_ns()
-        run.frozen_s = ns / 1e9
-        self._refreeze(run)
-
     def _refreeze(self, run: ScriptRun) -> None:
         clock = _CLOCK
         clock.s = run.frozen_s
@@ -888,15 +988,6 @@ class Scripting:
 
     # The worker greenlet: runs jobs handed to it and switches back with the result, or
     # with None when the script yields to the event loop.
-    def _switch_in(self, fn: Any, args: tuple[Any, ...]) -> tuple[str, Any] | None:
-        assert _greenlet is not None
-        w = self._worker
-        if w is None or w.dead:
-            w = self._worker = _greenlet.greenlet(self._worker_loop)
-        self._worker_caller = _greenlet.getcurrent()
-        res: tuple[str, Any] | None = w.switch((fn, args))
-        return res
-
     def _worker_loop(self, job: tuple[Any, tuple[Any, ...]]) -> None:
         while True:
             fn, args = job
@@ -965,6 +1056,23 @@ class Scripting:
             from kaa.engine.blocking import handle_ready_keys
 
             handle_ready_keys(srv)
+
+
+def _convert_args(args: tuple[Any, ...]) -> list[bytes] | None:
+    """server.call's arguments as strings (numbers as Lua would print them for the
+    command); None if one is neither a string nor a number."""
+    argv: list[bytes] = []
+    for a in args:
+        t = type(a)
+        if t is bytes:
+            argv.append(a)
+        elif t is int:
+            argv.append(b"%d" % a if -_TWO62 <= a <= _TWO62 else format_double(float(a)))
+        elif t is float:
+            argv.append(format_double(a))
+        else:
+            return None
+    return argv
 
 
 def _lua_tonumber(v: Any) -> float | None:

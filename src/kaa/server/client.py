@@ -14,9 +14,18 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from kaa.commands.registry import Command, latency_bucket, wrong_arity
+from kaa.commands.registry import Command, wrong_arity
 from kaa.engine.blocking import handle_ready_keys
-from kaa.protocol.reply import NULL_ARRAY, ReplyError, encode2, encode3, encode_error
+from kaa.protocol.reply import (
+    BULK_HEADERS,
+    NULL_ARRAY,
+    SMALL_INTS,
+    Raw,
+    ReplyError,
+    encode2,
+    encode3,
+    encode_error,
+)
 from kaa.protocol.request import log_reason, parser_class
 from kaa.server.watch import exec_abort
 
@@ -144,14 +153,7 @@ class Client(asyncio.Protocol):
                 self.pending.extend(cmds)
                 self.run_pending()
             else:
-                process = self.process
-                for i, argv in enumerate(cmds):
-                    process(argv)
-                    if self.blocked or self.paused or self.closing or self.close_after_reply:
-                        # QUIT (close_after_reply): what follows is never run.
-                        if not (self.closing or self.close_after_reply):
-                            self.pending.extend(cmds[i + 1 :])
-                        break
+                self.run_batch(cmds)
             # Unauthenticated clients are parsed one command at a time, as Valkey
             # applies the unauthenticated limits before each command.
             if not parser.held or self.closing or self.close_after_reply or self.blocked:
@@ -162,7 +164,13 @@ class Client(asyncio.Protocol):
         if parser.error is not None and not self.close_after_reply:
             self.protocol_error(parser.error)
         if self.out:
-            self.flush()
+            if srv.loop is not None:
+                # Written once this loop iteration has read every ready socket, as
+                # Valkey writes in beforeSleep: a burst of writes wakes the peers once
+                # rather than one wake-up per reply (costly cross-CPU interrupts).
+                srv.schedule_flush(self)
+            else:
+                self.flush()
 
     def query_buffer_limit_reached(self, data: bytes) -> None:
         """Valkey's handleQbLimitReached: log, count, close without a reply."""
@@ -252,6 +260,119 @@ class Client(asyncio.Protocol):
         if self.out:
             self.flush()
 
+    def run_batch(self, cmds: list[list[bytes]]) -> None:
+        """Run the commands of one read: runs of plain commands through ``run_plain``,
+        the rest one by one through ``process``; stop where the client blocks, pauses
+        or closes (what follows a block or pause waits in ``pending``)."""
+        srv = self.server
+        n = len(cmds)
+        i = 0
+        while i < n:
+            if (srv.gate is None and self.multi is None and self.authenticated
+                    and not self.reply_mode and not self.pubsub_ctx and self.tracking is None
+                    and not srv.monitors and not srv.propagating and not srv.pending_push):
+                i = self.run_plain(cmds, i)
+                if i >= n:
+                    break
+            self.process(cmds[i])
+            i += 1
+            if self.blocked or self.paused or self.closing or self.close_after_reply:
+                # QUIT (close_after_reply): what follows is never run.
+                if not (self.closing or self.close_after_reply):
+                    self.pending.extend(cmds[i:])
+                break
+
+    def run_plain(self, cmds: list[list[bytes]], i: int) -> int:
+        """``process`` + ``call`` for a run of plain commands (``Command.plain``) while no
+        feature that adds a pipeline stage is active (``run_batch`` checks): the same
+        statistics and replies, with the per-command state hoisted out of the loop.
+        Returns the index of the first command not run."""
+        srv = self.server
+        ks = srv.keyspace
+        commands = srv.plain_commands
+        out_append = self.out.append
+        enc = self.enc
+        perf = _perf_ns
+        slow_watch = srv.slow_watch
+        track_latency = srv.latency_tracking
+        n = len(cmds)
+        start = i
+        last: Command | None = None
+        srv.current_client = self
+        # One clock read per command: each command's time runs from the end of the one
+        # before (so it includes the little bookkeeping between them) to the end of
+        # encoding its reply, as Valkey's call() includes building the reply.
+        t0 = perf()
+        try:
+            while i < n:
+                argv = cmds[i]
+                cmd = commands.get(argv[0])
+                if cmd is None:  # not a plain command (or unknown): process() runs it
+                    break
+                arity = cmd.arity
+                na = len(argv)
+                if na != arity and (arity > 0 or na < -arity):
+                    break  # process() replies the arity error
+                self.cur_argv = argv
+                try:
+                    reply = cmd.handler(self, argv)  # type: ignore[misc]
+                except ReplyError as e:
+                    e.__traceback__ = None  # see call()
+                    reply = e
+                except Exception as e:  # a bug must not take the server down
+                    reply = self.internal_error(cmd, e)
+                # The commonest replies are encoded here (the same in RESP2 and RESP3).
+                t = type(reply)
+                if t is Raw:
+                    out_append(reply)
+                elif t is bytes and len(reply) < 512:
+                    out_append(BULK_HEADERS[len(reply)] + reply + b"\r\n")
+                elif t is int:
+                    out_append(SMALL_INTS[reply] if 0 <= reply <= 10000 else b":%d\r\n" % reply)
+                elif reply is not _NO_REPLY:  # (replied by itself, or closed the client)
+                    if t is ReplyError:
+                        cmd.failed_calls += 1
+                        srv.count_error(reply.code, reply.custom)
+                    out_append(enc(reply))
+                t1 = perf()
+                dur = (t1 - t0) // 1000
+                t0 = t1
+                i += 1
+                last = cmd
+                cmd.calls += 1
+                cmd.usec += dur
+                if track_latency:
+                    if dur < 128:
+                        cmd.latency_small[dur] += 1
+                    else:
+                        cmd.record_latency(dur)
+                if dur >= slow_watch:
+                    srv.slow_command(self, cmd, argv, dur)
+                    t0 = perf()
+                if srv.pending_push or ks.ready_keys or srv.propagating or reply is _NO_REPLY:
+                    # A push for this client, clients to wake, a sink attached by this
+                    # command, or a reply already sent: finish as process() does, then
+                    # leave the fast loop.
+                    if srv.pending_push:
+                        srv.finish_command(self, cmd, argv)
+                    if ks.ready_keys:
+                        srv.current_client = None
+                        handle_ready_keys(srv)
+                    break
+        finally:
+            srv.current_client = None
+            self.tot_cmds += i - start
+            if last is not None:
+                self.last_cmd = last.fullname
+        return i
+
+    def internal_error(self, cmd: Command, e: Exception) -> ReplyError:
+        """A handler raised something other than ReplyError: log it, reply an error."""
+        srv = self.server
+        srv.log_warning(f"Internal error running {cmd.fullname}: {e!r}")
+        srv.log_exception()
+        return ReplyError(f"ERR internal error: {type(e).__name__}: {e}")
+
     def process(self, argv: list[bytes]) -> None:
         """Run one command through every stage and queue its reply."""
         srv = self.server
@@ -333,9 +454,7 @@ class Client(asyncio.Protocol):
             e.__traceback__ = None
             reply = e
         except Exception as e:  # a bug must not take the server down
-            srv.log_warning(f"Internal error running {cmd.fullname}: {e!r}")
-            srv.log_exception()
-            reply = ReplyError(f"ERR internal error: {type(e).__name__}: {e}")
+            reply = self.internal_error(cmd, e)
         dur = (_perf_ns() - t0) // 1000
         bs = self.block_state
         if bs is not None:  # a blocking command counts once, when it completes (engine.blocking)
@@ -349,9 +468,7 @@ class Client(asyncio.Protocol):
             cur = srv.current_client
             (self if cur is None else cur).tot_cmds += 1
             if srv.latency_tracking:
-                lat = cmd.latency
-                k = dur if dur < 128 else latency_bucket(dur)
-                lat[k] = lat.get(k, 0) + 1
+                cmd.record_latency(dur)
         self.last_cmd = cmd.fullname
         if type(reply) is ReplyError:
             cmd.failed_calls += 1

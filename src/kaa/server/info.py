@@ -183,7 +183,11 @@ def value_size(v: Any) -> int:
 
 def dataset_bytes(server: Server) -> int:
     """Bytes of keys and values: exact for small dbs, sampled for big ones. The tables
-    holding them are counted by ``db_tables`` (Valkey's model of its dicts)."""
+    holding them are counted by ``db_tables`` (Valkey's model of its dicts). While
+    maxmemory is set, the eviction layer's meter keeps this figure per key."""
+    ev = getattr(server, "eviction", None)
+    if ev is not None and ev.metering:
+        return ev.meter.settle()  # type: ignore[no-any-return]
     total = 0
     for db in server.keyspace.dbs:
         data = db.data
@@ -201,10 +205,26 @@ def dataset_bytes(server: Server) -> int:
 
 
 def clients_bytes(server: Server) -> int:
-    """Client buffers: pending query bytes and queued replies."""
+    """Client buffers: pending query bytes, queued replies and the output the transport
+    still holds (a client that does not read grows used_memory, as in Valkey)."""
     total = 0
     for c in server.clients.values():
-        total += c.parser.pending_bytes() + sum(len(b) for b in c.out)
+        if c.closing:
+            continue  # disconnected (evicted, killed): its buffers are on their way out
+        t = c.transport
+        if t is not None:
+            total += t.get_write_buffer_size()
+        p: Any = c.parser
+        total += p.pending_bytes() + sum(len(b) for b in c.out)
+        # The arguments already read of a command still arriving (Valkey's argv).
+        pure = getattr(p, "pure", None)
+        if pure is None:
+            pure = p
+        elif not p.in_pure:
+            continue
+        args = getattr(pure, "args", None)
+        if args:
+            total += sum(map(len, args))
     return total
 
 
@@ -215,13 +235,17 @@ def scripts_bytes(server: Server) -> tuple[int, int]:
     return smem.get("used_memory_scripts_eval", 0), smem.get("used_memory_functions", 0)
 
 
-def estimate_used_memory(server: Server) -> int:
-    """``used_memory``: baseline + db tables + keys and values + client buffers +
-    script caches + slowlog."""
-    used = STARTUP_BYTES + dataset_bytes(server) + clients_bytes(server)
+def used_memory_besides_dataset(server: Server) -> int:
+    """Baseline + db tables + client buffers + script caches + slowlog."""
+    used = STARTUP_BYTES + clients_bytes(server)
     used += sum(main + expires for _, main, expires, _ in db_tables(server))
     used += sum(scripts_bytes(server))
-    used += len(server.slowlog) * 256
+    return used + len(server.slowlog) * 256
+
+
+def estimate_used_memory(server: Server) -> int:
+    """``used_memory``: keys and values plus everything else (used_memory_besides_dataset)."""
+    used = dataset_bytes(server) + used_memory_besides_dataset(server)
     st = _state(server)
     if used > st.peak_memory:
         st.peak_memory = used
@@ -252,14 +276,17 @@ def db_tables(server: Server) -> list[tuple[int, int, int, int]]:
     Valkey 8 reports its kvstores (MEMORY STATS db.N, overhead.db.hashtable.lut).
 
     A db whose table was never used is left out, as Valkey skips kvstores without an
-    allocated dict (a CPython dict keeps its grown table, which tells us)."""
+    allocated dict (a CPython dict keeps its grown table, which tells us). Under
+    maxmemory, the eviction layer decides whether a main table may grow."""
+    ev = getattr(server, "eviction", None)
+    grown = ev.table_buckets if ev is not None and ev.metering else None
     out = []
     for db in server.keyspace.dbs:
         n = len(db.data)
         if not n and sys.getsizeof(db.data) <= _EMPTY_DICT_SIZE:
             continue
         m = len(db.expires)
-        main_buckets = hashtable_buckets(n)
+        main_buckets = hashtable_buckets(n) if grown is None else grown(db.id, n)
         main = _KVSTORE_WITH_DICT + n * (_DICT_ENTRY + _ROBJ) + main_buckets * 8
         if m:
             exp_buckets = hashtable_buckets(m)
@@ -552,6 +579,8 @@ def _stats(srv: Server) -> Fields:
     el_cycles_per_sec, el_duration_usec = _instantaneous_loop(srv)
     chans, pats, shard = _pubsub_counts(srv)
     tr = getattr(srv, "tracking", None)
+    ev = getattr(srv, "eviction", None)
+    ev_total, ev_current = ev.exceeded_times_ms() if ev is not None else (0, 0)
     return [
         ("total_connections_received", st.total_connections_received),
         ("total_commands_processed", srv.total_commands()),
@@ -575,8 +604,8 @@ def _stats(srv: Server) -> Fields:
         ("evicted_keys", ks.evicted_keys),
         ("evicted_clients", st.evicted_clients),
         ("evicted_scripts", getattr(getattr(srv, "scripting", None), "evicted_scripts", 0)),
-        ("total_eviction_exceeded_time", 0),
-        ("current_eviction_exceeded_time", 0),
+        ("total_eviction_exceeded_time", ev_total),
+        ("current_eviction_exceeded_time", ev_current),
         ("keyspace_hits", ks.keyspace_hits),
         ("keyspace_misses", ks.keyspace_misses),
         ("pubsub_channels", chans),
@@ -705,7 +734,7 @@ def latency_value_at(counts: dict[int, int], percentile: float) -> int:
 
 def reset_latency(server: Server) -> None:
     for cmd in iter_all_commands():
-        cmd.latency.clear()
+        cmd.reset_latency()
 
 
 def _latencystats(srv: Server) -> Fields:
@@ -714,7 +743,7 @@ def _latencystats(srv: Server) -> Fields:
     out: Fields = []
     percentiles = srv.config.latency_tracking_info_percentiles
     for cmd in iter_all_commands():
-        h = cmd.latency
+        h = cmd.latency_counts()
         if not h:
             continue
         parts = []

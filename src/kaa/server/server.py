@@ -154,6 +154,7 @@ class Server:
         self.loading = False
         self.hooks_on_shutdown: list[Callable[[], None]] = []
         self.commands: dict[bytes, Command] = {}
+        self.plain_commands: dict[bytes, Command] = {}
         self.build_command_table()
         self.disconnect_hooks: list[Callable[[Client], None]] = []
         self.reset_hooks: list[Callable[[Client], None]] = []
@@ -192,6 +193,9 @@ class Server:
         self.acl_full_key_access: Callable[..., bool] | None = None
         self.tls: Any = None
         __import__("kaa.security", fromlist=["install"]).install(self)
+        # maxmemory: the OOM gate, key eviction, the dataset meter (kaa.server.maxmemory).
+        self.eviction: Any = None
+        __import__("kaa.server.maxmemory", fromlist=["install"]).install(self)
 
     # ---- command table ---------------------------------------------------
     def build_command_table(self) -> None:
@@ -205,9 +209,13 @@ class Server:
             if visible == "":
                 continue
             b = visible.encode()
+            if cmd.subcommands:  # dispatched further in Client.resolve_command
+                cmd.plain = False
             table[b.lower()] = cmd
             table[b.upper()] = cmd
         self.commands = table
+        # The commands Client.run_plain may run (Command.plain), same keys.
+        self.plain_commands = {k: c for k, c in table.items() if c.plain}
         self._lower_table = {k: v for k, v in table.items() if k == k.lower()}
 
     def lookup_command(self, name: bytes) -> Command | None:

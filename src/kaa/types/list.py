@@ -551,7 +551,11 @@ class ListValue:
             # _allow_insert(end, fill, sz) for a packed element
             if not end[2] and end[1] + sz + _ESTIMATE_OVERHEAD <= max_bytes and end[0] < max_count:
                 end[0] += 1
-                end[1] += entry_size(value)
+                # A short non-numeric element costs its length + 2 (see entry_size).
+                if sz < 64 and (not sz or value[0] not in _INT_START):
+                    end[1] += sz + 2
+                else:
+                    end[1] += entry_size(value)
             else:
                 node = [1, _LP_OVERHEAD + entry_size(value), 0]
                 if left:
