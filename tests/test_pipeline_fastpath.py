@@ -214,3 +214,25 @@ def test_mset_with_repeated_keys_and_ttls(kaa_proc: Any, r: redis.Redis) -> None
     got = pipeline(kaa_proc.port, [("MSET", "e", "1", "f", "2", "e", "3"), ("TTL", "e"),
                                    ("MGET", "e", "f")])
     assert got == [b"OK", -1, [b"3", b"2"]]
+
+
+def test_push_fast_and_general_paths_agree(kaa_proc: Any, oracle_proc: Any, r: redis.Redis,
+                                           oracle: redis.Redis) -> None:
+    """LPUSH/RPUSH of one element onto an existing list (the inlined path) and the
+    general path give the same replies, TTLs and wrong-type errors as the oracle."""
+    seq = [("RPUSH", "pl", "a"), ("LPUSH", "pl", "b"), ("RPUSH", "pl", "c"),
+           ("LRANGE", "pl", "0", "-1"), ("SET", "ps", "x"), ("LPUSH", "ps", "y"),
+           ("RPUSH", "pt", "1"), ("EXPIRE", "pt", "100"), ("LPUSH", "pt", "0"), ("TTL", "pt"),
+           ("LPUSHX", "pl", "d"), ("RPUSHX", "none", "d"), ("LLEN", "pl")]
+    assert _norm(pipeline(kaa_proc.port, seq)) == _norm(pipeline(oracle_proc.port, seq))
+
+
+def test_watch_sees_a_fast_path_push(kaa_proc: Any, r: redis.Redis) -> None:
+    r.rpush("wl", "a")
+    w = raw_client(kaa_proc.port)
+    x(w, "WATCH", "wl")
+    pipeline(kaa_proc.port, [("LPUSH", "wl", "b")])
+    x(w, "MULTI")
+    x(w, "DEL", "wl")
+    assert x(w, "EXEC") is None
+    assert r.lrange("wl", 0, -1) == [b"b", b"a"]
