@@ -120,12 +120,12 @@ class FastRequestParser:
                     # (nested array, integer, nil, error ...) or top-level
                     # reply, except an empty top-level bulk string.
                     _join(map(_join, out))
-                    if b"" in out:
-                        return self._fallback(data)
                     if len(data) > pure.max_bulk and _has_longer_arg(out, pure.max_bulk):
                         return self._fallback(data)
-                    if [] in out:  # "*0": nothing to run, as in Valkey
-                        out = [c for c in out if c]
+                    if not all(out):
+                        if b"" in out:
+                            return self._fallback(data)
+                        out = [c for c in out if c]  # "*0": nothing to run, as in Valkey
                     return out
             # An unfinished command at the end, or bytes that may be other RESP
             # types: compare with the canonical encoding, which also tells where
