@@ -236,3 +236,26 @@ def test_watch_sees_a_fast_path_push(kaa_proc: Any, r: redis.Redis) -> None:
     x(w, "DEL", "wl")
     assert x(w, "EXEC") is None
     assert r.lrange("wl", 0, -1) == [b"b", b"a"]
+
+
+@pytest.mark.parametrize("bad,kind", [(b":5", ":"), (b"+ok", "+"), (b"_", "_"), (b"-e", "-")])
+def test_long_single_command_with_a_non_bulk_argument(kaa_proc: Any, bad: bytes, kind: str) -> None:
+    """A one-command read of five or more arguments is accepted without re-encoding it
+    only when every argument is a bulk string; anything else gets Valkey's error."""
+    data = b"*6\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n" + bad + b"\r\n$1\r\nc\r\n"
+    with socket.create_connection(("127.0.0.1", kaa_proc.port), timeout=10) as s:
+        s.sendall(data)
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    assert got == b"-ERR Protocol error: expected '$', got '%s'\r\n" % kind.encode()
+    assert x(raw_client(kaa_proc.port), "EXISTS", "a") == 0
+
+
+def test_long_single_command_with_type_bytes_in_values(kaa_proc: Any, r: redis.Redis) -> None:
+    values = ["+1", "%x", "a=b", "(2)", "<~|>"]
+    args: list[str] = []
+    for i, v in enumerate(values):
+        args += [f"tv{i}", v]
+    assert pipeline(kaa_proc.port, [("MSET", *args)]) == [b"OK"]
+    assert r.mget([f"tv{i}" for i in range(5)]) == [v.encode() for v in values]
