@@ -441,3 +441,36 @@ def test_info_latencystats(r: redis.Redis) -> None:
     finally:
         r.config_set("latency-tracking-info-percentiles", "50 99 99.9")
         r.config_set("latency-tracking", "yes")
+
+
+def test_config_set_of_secrets_is_redacted_in_slowlog(r2: redis.Redis) -> None:
+    """CONFIG SET of a sensitive parameter (SENSITIVE_CONFIG in Valkey) shows
+    (redacted) for its value in SLOWLOG; other parameters are logged as sent."""
+    try:
+        r2.execute_command("SLOWLOG", "RESET")
+        r2.config_set("slowlog-log-slower-than", 0)
+        r2.execute_command("CONFIG", "SET", "primaryuser", "")
+        r2.execute_command("CONFIG", "SET", "masterauth", "")
+        r2.execute_command("CONFIG", "SET", "maxmemory-samples", "5")
+    finally:
+        r2.config_set("slowlog-log-slower-than", 10000)
+    logged = [e["command"] for e in r2.slowlog_get(10)]
+    assert b"CONFIG SET primaryuser (redacted)" in logged
+    assert b"CONFIG SET masterauth (redacted)" in logged
+    assert b"CONFIG SET maxmemory-samples 5" in logged
+
+
+def test_slowlog_of_a_script_command_names_the_caller(r2: redis.Redis) -> None:
+    """Valkey logs a command run by a script with the calling client's address and
+    name, like the EVAL entry itself."""
+    r2.client_setname("script-caller")
+    try:
+        r2.execute_command("SLOWLOG", "RESET")
+        r2.config_set("slowlog-log-slower-than", 0)
+        r2.eval("return server.call('ping')", 0)
+    finally:
+        r2.config_set("slowlog-log-slower-than", 10000)
+    entries = r2.execute_command("SLOWLOG", "GET", "10")
+    by_cmd = {e[3][0].lower(): e for e in entries}
+    assert by_cmd[b"ping"][4] == by_cmd[b"eval"][4] != b""
+    assert by_cmd[b"ping"][5] == by_cmd[b"eval"][5] == b"script-caller"

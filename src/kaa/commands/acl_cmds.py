@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from kaa.commands.args import parse_int
+from kaa.commands.args import REDACTED, parse_int
 from kaa.commands.registry import ACL_CATEGORIES, COMMANDS, subcommand, wrong_arity
 from kaa.commands.server_cmds import arg, declare_container, help_reply, syntax_error_for
 from kaa.protocol.reply import OK, ReplyError, SetReply
@@ -18,7 +18,6 @@ from kaa.security.acl import check_all, error_message, has_spaces, to_bytes
 declare_container("acl", -2, group="server", since="6.0.0", complexity="Depends on subcommand.",
                   summary="A container for Access List Control commands.")
 
-_REDACTED = b"(redacted)"
 _ADMIN = "admin noscript loading stale sentinel"
 _GENPASS_MAX_BITS = 4096
 _NO_ACL_FILE = ReplyError(
@@ -44,7 +43,7 @@ def acl_setuser(c: Any, argv: list[bytes]) -> Any:
     name = argv[2]
     ops = argv[3:]
     for j in range(2, len(argv)):
-        argv[j] = _REDACTED  # rules carry passwords: keep them out of SLOWLOG
+        argv[j] = REDACTED  # rules carry passwords: keep them out of SLOWLOG
     if has_spaces(name):
         raise ReplyError("ERR Usernames can't contain spaces or null characters")
     err = c.server.acl.setuser(name, ops)
@@ -61,7 +60,7 @@ def acl_setuser(c: Any, argv: list[bytes]) -> Any:
 def acl_deluser(c: Any, argv: list[bytes]) -> Any:
     names = argv[2:]
     for j in range(2, len(argv)):
-        argv[j] = _REDACTED
+        argv[j] = REDACTED
     if b"default" in names:
         raise ReplyError("ERR The 'default' user cannot be removed")
     return c.server.acl.deluser(names)
@@ -77,7 +76,7 @@ def acl_deluser(c: Any, argv: list[bytes]) -> Any:
             arguments=(arg("username", "string"),))
 def acl_getuser(c: Any, argv: list[bytes]) -> Any:
     name = argv[2]
-    argv[2] = _REDACTED
+    argv[2] = REDACTED
     u = c.server.acl.users.get(name.decode("utf-8", "surrogateescape"))
     if u is None:
         return None

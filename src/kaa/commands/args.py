@@ -102,3 +102,7 @@ def upper(s: bytes) -> bytes:
 
 def arg_str(s: bytes) -> str:
     return s.decode("utf-8", "surrogateescape")
+
+
+# What SLOWLOG and MONITOR show in place of a password or other secret argument.
+REDACTED = b"(redacted)"

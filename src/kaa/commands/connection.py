@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kaa import VALKEY_VERSION
-from kaa.commands.args import parse_db_index, parse_int_or_none
+from kaa.commands.args import REDACTED, parse_db_index, parse_int_or_none
 from kaa.commands.registry import command, wrong_arity
 from kaa.commands.server_cmds import arg
 from kaa.protocol.reply import OK, PONG, Raw, ReplyError
@@ -80,7 +80,6 @@ def auth(c: Any, argv: list[bytes]) -> Any:
     return OK
 
 
-REDACTED = b"(redacted)"
 
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", "connection",

@@ -8,7 +8,7 @@ import time
 import weakref
 from typing import Any
 
-from kaa.commands.args import ERR_SYNTAX, parse_int, parse_int_or_none
+from kaa.commands.args import ERR_SYNTAX, REDACTED, parse_int, parse_int_or_none
 from kaa.commands.registry import KeySpec, command
 from kaa.commands.server_cmds import arg
 from kaa.engine.keyspace import now_ms
@@ -345,12 +345,12 @@ def migrate(c: Any, argv: list[bytes]) -> Any:
                 raise ERR_SYNTAX
             j += 1
             password = argv[j]
-            argv[j] = _REDACTED  # never shown by MONITOR or SLOWLOG
+            argv[j] = REDACTED  # never shown by MONITOR or SLOWLOG
         elif opt == b"auth2":
             if more < 2:
                 raise ERR_SYNTAX
             username, password = argv[j + 1], argv[j + 2]
-            argv[j + 1] = argv[j + 2] = _REDACTED
+            argv[j + 1] = argv[j + 2] = REDACTED
             j += 2
         elif opt == b"keys":
             if argv[3]:
@@ -490,4 +490,3 @@ def _resp(args: list[bytes]) -> bytes:
     return b"".join(out)
 
 
-_REDACTED = b"(redacted)"

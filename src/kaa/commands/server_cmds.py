@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kaa import VALKEY_VERSION
-from kaa.commands.args import ERR_SYNTAX, parse_int_or_none
+from kaa.commands.args import ERR_SYNTAX, REDACTED, parse_int_or_none
 from kaa.commands.registry import (
     ACL_CATEGORIES,
     Command,
@@ -26,7 +26,7 @@ from kaa.commands.registry import (
 from kaa.engine.glob import glob_match
 from kaa.protocol.reply import OK, MapPairs, Raw, ReplyError, Verbatim
 from kaa.server import info as info_mod
-from kaa.server.config import ConfigError, ConfigLoadingError
+from kaa.server.config import SENSITIVE, ConfigError, ConfigLoadingError, lookup_param
 
 if TYPE_CHECKING:
     from kaa.server.server import Server
@@ -160,6 +160,10 @@ def config_set(c: Any, argv: list[bytes]) -> Any:
     srv = c.server
     pairs = [(argv[i].decode("utf-8", "surrogateescape"), argv[i + 1].decode("utf-8", "surrogateescape"))
              for i in range(2, len(argv), 2)]
+    for i, (name, _) in enumerate(pairs):
+        param = lookup_param(name)
+        if param is not None and param.flags & SENSITIVE:
+            argv[3 + 2 * i] = REDACTED  # passwords never reach SLOWLOG or MONITOR
     try:
         srv.config.set_many(pairs, is_local=is_local_client(c), loading=srv.loading)
     except ConfigLoadingError as e:

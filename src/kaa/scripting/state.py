@@ -667,48 +667,14 @@ class Scripting:
 
     def _dispatch(self, c: ScriptClient, cmd: Command, argv: list[bytes]) -> Any:
         """Client.call for the script client, without its reply encoding: the handler's
-        value comes straight back. The statistics, slowlog and propagation are
-        Client.call's (keep the two in step); MONITOR and REPL_NONE go through
-        Client.call itself (_call_generic)."""
+        value comes straight back (Client.execute keeps the statistics). MONITOR and
+        REPL_NONE go through Client.call itself (_call_generic)."""
         srv = self.server
-        ks = srv.keyspace
-        dirty = ks.dirty
-        c.cur_argv = argv
-        t0 = _perf_ns()
-        try:
-            reply = cmd.handler(c, argv)  # type: ignore[misc]
-        except ReplyError as e:
-            e.__traceback__ = None
-            reply = e
-        except Exception as e:  # a bug must not take the server down
-            reply = c.internal_error(cmd, e)
-        dur = (_perf_ns() - t0) // 1000
-        bs = c.block_state
-        if bs is not None:  # never expected (scripts do not block); as Client.call
-            bs.usec += dur
-            dur = -1 if c.blocked else bs.usec
-        if dur >= 0:
-            cmd.calls += 1
-            cmd.usec += dur
-            cur = srv.current_client
-            (c if cur is None else cur).tot_cmds += 1
-            if srv.latency_tracking:
-                cmd.record_latency(dur)
-        c.last_cmd = cmd.fullname
-        if type(reply) is ReplyError:
-            cmd.failed_calls += 1
-            srv.count_error(reply.code, reply.custom)
+        dirty = srv.keyspace.dirty
+        reply, dur = c.execute(cmd, argv)
         if dur >= srv.slow_watch:
             srv.slow_command(c, cmd, argv, dur)
-        if ks.dirty != dirty and srv.propagating:
-            pargv = c.propagate_argv
-            c.propagate_argv = None
-            if pargv is None:
-                srv.propagate(c.db.id, argv)
-            elif pargv:
-                srv.propagate(c.db.id, pargv)
-        elif c.propagate_argv is not None:
-            c.propagate_argv = None
+        c.propagate_effect(argv, dirty)
         if c.out or reply is NO_REPLY:  # the handler wrote (some of) its reply itself
             if reply is not NO_REPLY:
                 c.out.append(c.enc(reply))

@@ -442,8 +442,27 @@ class Client(asyncio.Protocol):
 
     def call(self, cmd: Command, argv: list[bytes]) -> None:
         srv = self.server
-        ks = srv.keyspace
-        dirty = ks.dirty
+        dirty = srv.keyspace.dirty
+        reply, dur = self.execute(cmd, argv)
+        if reply is not _NO_REPLY:
+            if self.reply_mode:
+                if self.reply_mode == 2:
+                    self.reply_mode = 0
+            else:
+                self.out.append(self.enc(reply))
+        if dur >= srv.slow_watch:  # slowlog and latency monitor (one test when both are off)
+            srv.slow_command(self, cmd, argv, dur)
+        if srv.monitors and "skip_monitor" not in cmd.flags and "admin" not in cmd.flags:
+            bs = self.block_state
+            if bs is None or not bs.reprocessing:
+                srv.feed_monitors(self, argv)
+        self.propagate_effect(argv, dirty)
+
+    def execute(self, cmd: Command, argv: list[bytes]) -> tuple[Any, int]:
+        """The handler with Valkey's bookkeeping around it (statistics, latency
+        histogram, error counts, last command): (reply, microseconds, -1 while the
+        client is blocked). Shared by ``call`` and the scripting dispatcher."""
+        srv = self.server
         self.cur_argv = argv
         t0 = _perf_ns()
         try:
@@ -473,19 +492,13 @@ class Client(asyncio.Protocol):
         if type(reply) is ReplyError:
             cmd.failed_calls += 1
             srv.count_error(reply.code, reply.custom)
-        if reply is not _NO_REPLY:
-            if self.reply_mode:
-                if self.reply_mode == 2:
-                    self.reply_mode = 0
-            else:
-                self.out.append(self.enc(reply))
-        if dur >= srv.slow_watch:  # slowlog and latency monitor (one test when both are off)
-            srv.slow_command(self, cmd, argv, dur)
-        if srv.monitors and "skip_monitor" not in cmd.flags and "admin" not in cmd.flags and (
-            bs is None or not bs.reprocessing
-        ):
-            srv.feed_monitors(self, argv)
-        if ks.dirty != dirty and srv.propagating:
+        return reply, dur
+
+    def propagate_effect(self, argv: list[bytes], dirty: int) -> None:
+        """After a command: if it changed the keyspace (``dirty`` was the counter before
+        it) and a sink is attached, hand its effect to ``Server.propagate``."""
+        srv = self.server
+        if srv.keyspace.dirty != dirty and srv.propagating:
             pargv = self.propagate_argv
             self.propagate_argv = None
             if pargv is None:

@@ -389,7 +389,9 @@ class Server:
     def slow_command(self, c: Client, cmd: Command, argv: list[bytes], dur: int) -> None:
         """A command ran for ``dur`` us >= slow_watch: slowlog entry and latency event."""
         if dur >= self.slowlog_threshold >= 0 and "skip_slowlog" not in cmd.flags:
-            self.slowlog_add(c, argv, dur)
+            # A command run by a script is logged with its caller's address and name.
+            caller = self.current_client if c.id == 0 else None
+            self.slowlog_add(c if caller is None else caller, argv, dur)
         mon = self.latency_monitor
         if mon is not None:
             mon.add_if_needed("fast-command" if "fast" in cmd.flags else "command", dur // 1000)
