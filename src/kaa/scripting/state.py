@@ -823,17 +823,9 @@ class Scripting:
         """server.acl_check_cmd: may the caller's user run this command?"""
         if not args:
             raise ScriptCallError(_ERR_NOARGS)
-        argv: list[bytes] = []
-        for a in args:
-            t = type(a)
-            if t is bytes:
-                argv.append(a)
-            elif t is int:
-                argv.append(b"%d" % a)
-            elif t is float:
-                argv.append(format_double(a))
-            else:
-                raise ScriptCallError(_ERR_ARGTYPE)
+        argv = _convert_args(args)  # as server.call converts them
+        if argv is None:
+            raise ScriptCallError(_ERR_ARGTYPE)
         srv = self.server
         cmd = srv.commands.get(argv[0]) or srv.lookup_command(argv[0])
         if cmd is not None and cmd.subcommands and len(argv) > 1:
