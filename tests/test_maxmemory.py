@@ -740,3 +740,31 @@ def test_meter_follows_writes_and_scales_big_containers() -> None:
     ks.flush_all(False)
     meter.recheck()
     assert meter.settle() == 0
+
+
+def test_oom_inside_one_pipelined_batch(m: redis.Redis, mm_proc: ServerProcess) -> None:
+    """Pipelined writes in one read are checked one by one, as Valkey checks each
+    command: the SETs pass until the limit, then each gets the OOM error (counted as
+    rejected), while reads and deletes in the same batch still run."""
+    used = int(x(m, "INFO", "memory").split(b"used_memory:")[1].split(b"\r\n")[0])
+    x(m, "CONFIG", "SET", "maxmemory", str(used + 60_000))
+    value = b"v" * 10_000
+    data = b"".join(b"*3\r\n$3\r\nSET\r\n$3\r\nk%02d\r\n$10000\r\n%s\r\n" % (i, value)
+                    for i in range(20))
+    data += b"*2\r\n$3\r\nGET\r\n$3\r\nk00\r\n*2\r\n$3\r\nDEL\r\n$3\r\nk00\r\n"
+    with socket.create_connection(("127.0.0.1", mm_proc.port), timeout=10) as s:
+        s.sendall(data)
+        buf = b""
+        while buf.count(b"\r\n") < 22 + 1:  # 20 SET replies, a 10 KB bulk (2 lines), DEL
+            chunk = s.recv(1 << 20)
+            assert chunk
+            buf += chunk
+    lines = buf.split(b"\r\n")
+    sets = lines[:20]
+    ok = sets.count(b"+OK")
+    oom = sets.count(b"-OOM command not allowed when used memory > 'maxmemory'.")
+    assert ok + oom == 20 and ok >= 1 and oom >= 1
+    assert sets == [b"+OK"] * ok + [sets[-1]] * oom  # once refused, every later SET too
+    assert lines[20] == b"$10000" and lines[21] == value and lines[22] == b":1"
+    stats = x(m, "INFO", "commandstats").decode()
+    assert f"cmdstat_set:calls={ok}," in stats and f"rejected_calls={oom}," in stats

@@ -268,7 +268,7 @@ class Client(asyncio.Protocol):
         n = len(cmds)
         i = 0
         while i < n:
-            if (srv.gate is None and self.multi is None and self.authenticated
+            if (srv.gate_in_batch and self.multi is None and self.authenticated
                     and not self.reply_mode and not self.pubsub_ctx and self.tracking is None
                     and not srv.monitors and not srv.propagating and not srv.pending_push):
                 i = self.run_plain(cmds, i)
@@ -295,6 +295,7 @@ class Client(asyncio.Protocol):
         perf = _perf_ns
         slow_watch = srv.slow_watch
         track_latency = srv.latency_tracking
+        gate = srv.gate  # None or batch-safe gates only (run_batch checks)
         n = len(cmds)
         start = i
         last: Command | None = None
@@ -313,6 +314,10 @@ class Client(asyncio.Protocol):
                 na = len(argv)
                 if na != arity and (arity > 0 or na < -arity):
                     break  # process() replies the arity error
+                if gate is not None:
+                    if gate(self, cmd, argv) is not None:
+                        break  # refused: process() checks again and replies the error
+                    t0 = perf()  # eviction is not the command's time
                 self.cur_argv = argv
                 try:
                     reply = cmd.handler(self, argv)  # type: ignore[misc]

@@ -253,6 +253,10 @@ class MaxMemory:
             return OOM_ERR
         return None
 
+    # Client.run_plain may call it before each command: a refusal changes nothing, so
+    # process() can run the same check again for the refused command.
+    gate.batch_safe = True  # type: ignore[attr-defined]
+
     def client_gate(self, c: Client, cmd: Command, argv: list[bytes]) -> ReplyError | None:
         """Client eviction (maxmemory-clients) before the command; a client that evicted
         itself gets no reply."""

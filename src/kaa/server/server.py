@@ -129,6 +129,9 @@ class Server:
         self.propagating = False
         # An extra check between auth and execution (ACL, cluster, OOM, pause...). None = off.
         self.gate: Callable[[Client, Command, list[bytes]], ReplyError | None] | None = None
+        # True while Client.run_plain may run commands: no gate, or only gates marked
+        # ``batch_safe`` (a refusal has no side effect, so process() can check again).
+        self.gate_in_batch = True
         self.gates: list[Callable[[Client, Command, list[bytes]], ReplyError | None]] = []
         self.shutdown_event: asyncio.Event | None = None
         self.shutting_down = False
@@ -256,6 +259,7 @@ class Server:
                 return None
 
             self.gate = combined
+        self.gate_in_batch = all(getattr(g, "batch_safe", False) for g in gates)
 
     # ---- clients -----------------------------------------------------------
     def next_client_id(self) -> int:
