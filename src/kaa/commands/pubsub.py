@@ -8,6 +8,7 @@ themselves and return NO_REPLY.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kaa.commands.registry import KeySpec, command, container, subcommand
@@ -56,15 +57,23 @@ def subscribe(c: Any, argv: list[bytes]) -> Any:
          since="2.0.0", summary="Stops listening to messages posted to channels.",
          complexity="O(N) where N is the number of channels to unsubscribe.")
 def unsubscribe(c: Any, argv: list[bytes]) -> Any:
+    return _unsubscribe(c, argv, "unsubscribe", c.subscriptions, c.server.pubsub.unsubscribe)
+
+
+def _unsubscribe(c: Any, argv: list[bytes], name: str, current: set[bytes],
+                 remove: Callable[[Any, bytes], Any]) -> Any:
+    """(P|S)UNSUBSCRIBE: the named channels or patterns, else all of the client's, one
+    push each with the count left (a single push with a null name when there were none)."""
     if not is_subscribed(c):
-        raise _nosub("unsubscribe")
-    ps = c.server.pubsub
-    chans = argv[1:] if len(argv) > 1 else list(c.subscriptions)
+        raise _nosub(name)
+    kind = name.encode()
+    shard = name == "sunsubscribe"
+    chans = argv[1:] if len(argv) > 1 else list(current)
     if not chans:
-        c.add_raw(encode_push([b"unsubscribe", None, _count(c)], c.resp))
+        c.add_raw(encode_push([kind, None, len(c.ssubscriptions) if shard else _count(c)], c.resp))
     for ch in chans:
-        ps.unsubscribe(c, ch)
-        c.add_raw(encode_push([b"unsubscribe", ch, _count(c)], c.resp))
+        remove(c, ch)
+        c.add_raw(encode_push([kind, ch, len(c.ssubscriptions) if shard else _count(c)], c.resp))
     return _no_reply()
 
 
@@ -86,16 +95,7 @@ def psubscribe(c: Any, argv: list[bytes]) -> Any:
          summary="Stops listening to messages published to channels that match one or more patterns.",
          complexity="O(N) where N is the number of patterns to unsubscribe.")
 def punsubscribe(c: Any, argv: list[bytes]) -> Any:
-    if not is_subscribed(c):
-        raise _nosub("punsubscribe")
-    ps = c.server.pubsub
-    pats = argv[1:] if len(argv) > 1 else list(c.psubscriptions)
-    if not pats:
-        c.add_raw(encode_push([b"punsubscribe", None, _count(c)], c.resp))
-    for p in pats:
-        ps.punsubscribe(c, p)
-        c.add_raw(encode_push([b"punsubscribe", p, _count(c)], c.resp))
-    return _no_reply()
+    return _unsubscribe(c, argv, "punsubscribe", c.psubscriptions, c.server.pubsub.punsubscribe)
 
 
 @command("publish", 3, "pubsub loading stale fast may_replicate sentinel", "", group="pubsub",
@@ -128,16 +128,9 @@ def ssubscribe(c: Any, argv: list[bytes]) -> Any:
          summary="Stops listening to messages posted to shard channels.",
          complexity="O(N) where N is the number of shard channels to unsubscribe.")
 def sunsubscribe(c: Any, argv: list[bytes]) -> Any:
-    if not is_subscribed(c):
-        raise _nosub("sunsubscribe")
     ps = c.server.pubsub
-    chans = argv[1:] if len(argv) > 1 else list(c.ssubscriptions)
-    if not chans:
-        c.add_raw(encode_push([b"sunsubscribe", None, len(c.ssubscriptions)], c.resp))
-    for ch in chans:
-        ps.unsubscribe(c, ch, shard=True)
-        c.add_raw(encode_push([b"sunsubscribe", ch, len(c.ssubscriptions)], c.resp))
-    return _no_reply()
+    return _unsubscribe(c, argv, "sunsubscribe", c.ssubscriptions,
+                        lambda cl, ch: ps.unsubscribe(cl, ch, shard=True))
 
 
 @command("spublish", 3, "pubsub loading stale fast may_replicate", "", keys=(1, 1, 1),

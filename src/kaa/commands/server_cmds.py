@@ -17,7 +17,6 @@ from kaa.commands.args import ERR_SYNTAX, REDACTED, parse_int_or_none
 from kaa.commands.registry import (
     ACL_CATEGORIES,
     Command,
-    KeySpec,
     command,
     container,
     subcommand,
@@ -25,6 +24,7 @@ from kaa.commands.registry import (
 )
 from kaa.engine.glob import glob_match
 from kaa.protocol.reply import OK, MapPairs, Raw, ReplyError, Verbatim
+from kaa.security.keyspecs import eval_specs
 from kaa.server import info as info_mod
 from kaa.server.config import SENSITIVE, ConfigError, ConfigLoadingError, lookup_param
 
@@ -624,7 +624,7 @@ def keys_with_flags(cmd: Command, argv: list[bytes]) -> list[tuple[int, tuple[st
     specs = cmd.key_specs
     usable = [s for s in specs if "not_key" not in s.flags]
     if usable and not any("variable_flags" in s.flags for s in specs):
-        res = _keys_from_specs(usable, argv)
+        res = eval_specs([(s, s.flags) for s in usable], argv, False)
         if res is not None:
             return res
     if cmd.keys_fn is not None:
@@ -632,7 +632,7 @@ def keys_with_flags(cmd: Command, argv: list[bytes]) -> list[tuple[int, tuple[st
             found = cmd.keys_fn(argv)
         except Exception:  # a malformed call has no keys, like Valkey's getkeys procs
             return []
-        by_pos = dict(_keys_from_specs(usable, argv, partial=True) or [])
+        by_pos = dict(eval_specs([(s, s.flags) for s in usable], argv, True) or [])
         # Keys the specs cannot place take the flags of the last spec with an unknown
         # begin search (or an incomplete one): SORT's STORE target is OW+update.
         fallback = next((tuple(f for f in s.flags if f != "incomplete") for s in reversed(specs)
@@ -648,60 +648,6 @@ def keys_with_flags(cmd: Command, argv: list[bytes]) -> list[tuple[int, tuple[st
     if not specs and cmd.first_key > 0:
         return [(p, ()) for p in cmd.key_positions(argv)]
     return []
-
-
-def _keys_from_specs(specs: list[KeySpec], argv: list[bytes],
-                     partial: bool = False) -> list[tuple[int, tuple[str, ...]]] | None:
-    argc = len(argv)
-    out: list[tuple[int, tuple[str, ...]]] = []
-    for spec in specs:
-        first = 0
-        if spec.begin_index is not None:
-            first = spec.begin_index
-        elif spec.begin_keyword is not None:
-            kw, startfrom = spec.begin_keyword
-            kwl = kw.lower()
-            idxs = range(startfrom, argc) if startfrom > 0 else range(argc + startfrom, 0, -1)
-            for i in idxs:
-                if 1 <= i < argc and argv[i].lower() == kwl:
-                    first = i + 1
-                    break
-            if not first:
-                continue
-        else:
-            if partial:
-                continue
-            return None
-        if spec.keynum is not None:
-            idx, firstkey, step = spec.keynum
-            if first + idx >= argc:
-                if partial:
-                    continue
-                return None
-            n = parse_int_or_none(argv[first + idx])
-            if n is None or n < 0:
-                if partial:
-                    continue
-                return None
-            first += firstkey
-            last = first + n - 1
-        else:
-            step = spec.step or 1
-            if spec.last >= 0:
-                last = first + spec.last
-            elif not spec.limit:
-                last = argc + spec.last
-            else:
-                last = first + ((argc - first) // spec.limit + spec.last)
-        if last >= argc or last < first or first >= argc:
-            if partial:
-                continue
-            return None
-        for i in range(first, last + 1, step or 1):
-            out.append((i, spec.flags))
-        if "incomplete" in spec.flags and not partial:
-            return None
-    return out
 
 
 def _getkeys(c: Any, argv: list[bytes], with_flags: bool) -> Any:

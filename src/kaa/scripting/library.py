@@ -26,6 +26,7 @@ from kaa.persistence.rdb_format import (
     Reader,
     enc_string,
 )
+from kaa.protocol.request import split_args
 
 # Script flags, in Valkey's order (scripts_flags_def): FUNCTION LIST prints them so.
 FLAG_NO_WRITES = 1
@@ -81,8 +82,6 @@ def valid_name(name: bytes) -> bool:
 def parse_library_header(code: bytes) -> tuple[bytes, bytes, bytes]:
     """(engine, library name, body) from ``#!<engine> name=<name>``; the body keeps the
     header's newline so line numbers stay those of the code as written."""
-    from kaa.scripting.shebang import split_args
-
     if not code.startswith(b"#!"):
         raise LibraryError("Missing library metadata")
     end = code.find(b"\n")

@@ -12,7 +12,8 @@ Results are lists of ``(argv index, flag bits)``; the bits below mirror CMD_KEY_
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from kaa.commands.args import parse_int_or_none
 from kaa.commands.registry import Command, KeySpec
@@ -53,6 +54,7 @@ CHANNEL_SPECS: dict[str, tuple[int, int, int]] = {
 }
 
 KeyRefs = list[tuple[int, int]]
+T = TypeVar("T")
 FlagsProc = Callable[[list[bytes]], KeyRefs]
 
 
@@ -164,11 +166,14 @@ class CmdKeys:
                 self.single = (spec.begin_index, [(spec.begin_index, fl)])
 
 
-def _eval_specs(ck: CmdKeys, argv: list[bytes], partial: bool) -> KeyRefs | None:
-    """getKeysUsingKeySpecs; None when a spec is invalid (unless ``partial``)."""
-    out: KeyRefs = []
+def eval_specs(specs: Sequence[tuple[KeySpec, T]], argv: list[bytes],
+               partial: bool) -> list[tuple[int, T]] | None:
+    """getKeysUsingKeySpecs: each key position with the tag given with its spec (flag
+    bits for ACL, flag names for COMMAND GETKEYSANDFLAGS); None when a spec is invalid
+    (unless ``partial``)."""
+    out: list[tuple[int, T]] = []
     argc = len(argv)
-    for spec, fl in ck.specs:
+    for spec, tag in specs:
         if spec.begin_index is not None:
             first = spec.begin_index
         elif spec.begin_keyword is not None:
@@ -218,8 +223,8 @@ def _eval_specs(ck: CmdKeys, argv: list[bytes], partial: bool) -> KeyRefs | None
                 continue
             return None
         for i in range(first, last + 1, step):
-            out.append((i, fl))
-        if fl & INCOMPLETE and not partial:
+            out.append((i, tag))
+        if "incomplete" in spec.flags and not partial:
             return None
     return out
 
@@ -231,7 +236,7 @@ def key_refs(ck: CmdKeys, argv: list[bytes]) -> KeyRefs:
     if single is not None and single[0] < len(argv):
         return single[1]
     if ck.use_specs:
-        r = _eval_specs(ck, argv, False)
+        r = eval_specs(ck.specs, argv, False)
         if r is not None:
             return r
     if ck.proc is not None:
@@ -245,7 +250,7 @@ def key_refs(ck: CmdKeys, argv: list[bytes]) -> KeyRefs:
         return []
     # A finder may return (index, flag names) pairs, like Valkey's flag-aware getkeys
     # procs; plain indexes take the flags of the spec that covers them.
-    known = {i: fl for i, fl in (_eval_specs(ck, argv, True) or [])}
+    known = {i: fl for i, fl in (eval_specs(ck.specs, argv, True) or [])}
     fb = ck.fallback_flags
     out: KeyRefs = []
     n = len(argv)
