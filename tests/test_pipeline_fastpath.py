@@ -15,6 +15,25 @@ import hiredis
 import pytest
 import redis
 from tests.support.commands import raw_client, x
+from tests.support.servers import ServerProcess, start_kaa
+
+
+@pytest.fixture(scope="module", params=["compiled", "python"])
+def kaa_proc(request: pytest.FixtureRequest) -> Any:
+    """The batch loop compiled by Cython (where built) and its Python source."""
+    p = start_kaa(build=request.param)
+    yield p
+    alive = p.alive()
+    p.stop()
+    assert alive, "kaa-server died"
+
+
+@pytest.fixture()
+def r(kaa_proc: ServerProcess) -> Any:
+    client = redis.Redis(port=kaa_proc.port, socket_timeout=10)
+    client.flushall()
+    yield client
+    client.close()
 
 
 def _enc(*args: bytes | str) -> bytes:

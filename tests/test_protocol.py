@@ -1,8 +1,9 @@
 """The request protocol over raw sockets: Valkey's error texts and quirks, inline
 commands, pipelines, split writes, big payloads, limits, RESP3 reply shapes.
 
-Every test runs against two servers, one with the hiredis-based parser and one with
-KAA_PURE_PARSER=1, so both parsers must behave identically. The expected bytes
+Every test runs against three servers (tests.support.servers.BUILDS): with the
+compiled splitter, with the hiredis-based parser, and with KAA_PURE_PARSER=1, so all
+parsers must behave identically. The expected bytes
 were checked against a real Valkey 8.0 server.
 """
 
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 import redis
-from tests.support.servers import ServerProcess, start_kaa
+from tests.support.servers import BUILDS, ServerProcess, start_kaa
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -35,11 +36,10 @@ def _env(**kv: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
-@pytest.fixture(scope="module", params=["fast", "pure"])
+@pytest.fixture(scope="module", params=list(BUILDS))
 def srv(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """A private server per parser kind (tests here change its config)."""
-    with _env(KAA_PURE_PARSER="1" if request.param == "pure" else "0"):
-        p = start_kaa()
+    p = start_kaa(build=request.param)
     yield p
     alive = p.alive()
     p.stop()

@@ -24,7 +24,17 @@ from kaa.protocol.request import RequestParser, split_args
 hiredis = pytest.importorskip("hiredis")
 from kaa.protocol.fast_request import FastRequestParser  # noqa: E402
 
-PARSERS = (RequestParser, FastRequestParser)
+
+class HiredisParser(FastRequestParser):
+    """The fast parser without the compiled splitter: the hiredis path it takes
+    where the extension was not built."""
+
+    splitter = None
+
+
+# With the compiled splitter when it was built, and without it.
+FAST = (FastRequestParser, HiredisParser) if FastRequestParser.splitter else (FastRequestParser,)
+PARSERS = (RequestParser, *FAST)
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -132,9 +142,11 @@ def test_valid_stream_byte_by_byte(vs: tuple) -> None:
 @given(st.one_of(any_bytes, grammar_bytes, mutated()), st.lists(st.integers(0, 10_000), max_size=5))
 def test_parsers_agree_on_anything(data: bytes, cuts: list[int]) -> None:
     one = run(RequestParser, [data])
-    assert run(FastRequestParser, [data]) == one
     chunks = split_at(data, cuts)
-    assert run(FastRequestParser, chunks) == run(RequestParser, chunks)
+    parts = run(RequestParser, chunks)
+    for cls in FAST:
+        assert run(cls, [data]) == one
+        assert run(cls, chunks) == parts
 
 
 @FUZZ
@@ -151,7 +163,9 @@ def test_split_never_changes_commands_before_an_error(data: bytes, cuts: list[in
 @given(st.one_of(grammar_bytes, mutated(), valid_stream().map(lambda v: v[0])), st.lists(st.integers(0, 10_000), max_size=3))
 def test_parsers_agree_when_unauthenticated(data: bytes, cuts: list[int]) -> None:
     chunks = split_at(data, cuts)
-    assert run(FastRequestParser, chunks, auth=False) == run(RequestParser, chunks, auth=False)
+    want = run(RequestParser, chunks, auth=False)
+    for cls in FAST:
+        assert run(cls, chunks, auth=False) == want
 
 
 @FUZZ
@@ -192,13 +206,14 @@ def test_hiredis_never_sees_a_huge_aggregate_header() -> None:
     # hiredis allocates the list for "*N" up front; the fast parser must refuse
     # those without it (this would take seconds and gigabytes otherwise).
     t = time.monotonic()
-    p = FastRequestParser()
-    assert p.feed(enc([b"PING"]) + enc([b"PING"]) + b"*2000000000\r\n") == [[b"PING"]] * 2
-    assert p.error is None and p.pending_bytes() == 0  # a valid header: Valkey waits too
-    for head in (b"*1\r\n*4000000000\r\n", b"*1\r\n%4000000000\r\n", b"*1\r\n~3000000000\r\n", b"*5000000000\r\n"):
-        p = FastRequestParser()
-        assert p.feed(enc([b"PING"]) + enc([b"PING"]) + head) == [[b"PING"]] * 2
-        assert p.error is not None
+    for cls in FAST:
+        p = cls()
+        assert p.feed(enc([b"PING"]) + enc([b"PING"]) + b"*2000000000\r\n") == [[b"PING"]] * 2
+        assert p.error is None and p.pending_bytes() == 0  # a valid header: Valkey waits too
+        for head in (b"*1\r\n*4000000000\r\n", b"*1\r\n%4000000000\r\n", b"*1\r\n~3000000000\r\n", b"*5000000000\r\n"):
+            p = cls()
+            assert p.feed(enc([b"PING"]) + enc([b"PING"]) + head) == [[b"PING"]] * 2
+            assert p.error is not None
     assert time.monotonic() - t < 1.0
 
 

@@ -12,14 +12,13 @@ from typing import Any
 
 import pytest
 import redis
-from tests.support.servers import ServerProcess, start_kaa
+from tests.support.servers import BUILDS, ServerProcess, start_kaa
 from tests.test_protocol import Raw, _env, enc
 
 
-@pytest.fixture(scope="module", params=["fast", "pure"])
+@pytest.fixture(scope="module", params=list(BUILDS))
 def srv(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    with _env(KAA_PURE_PARSER="1" if request.param == "pure" else "0"):
-        p = start_kaa()
+    p = start_kaa(build=request.param)
     yield p
     alive = p.alive()
     p.stop()

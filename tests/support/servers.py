@@ -46,13 +46,15 @@ def wait_ping(port: int, proc: subprocess.Popen[bytes] | None, timeout: float = 
 class ServerProcess:
     """A server subprocess on a free loopback port, with its log in a temp dir."""
 
-    def __init__(self, cmd: list[str], args: list[str], port: int | None = None) -> None:
+    def __init__(self, cmd: list[str], args: list[str], port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="kaa-test-")
         self.log_path = os.path.join(self.dir, "stdout.log")
         self.cmd = cmd + ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir] + args
         self.log = open(self.log_path, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir,
+                                     env=None if env is None else {**os.environ, **env})
         try:
             wait_ping(self.port, self.proc)
         except RuntimeError:
@@ -78,8 +80,20 @@ class ServerProcess:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def start_kaa(*args: str) -> ServerProcess:
-    return ServerProcess(kaa_server_cmd(), ["--save", "", "--enable-debug-command", "yes", *args])
+def start_kaa(*args: str, build: str | None = None) -> ServerProcess:
+    """A Kaa server; ``build`` picks one of BUILDS (None: as the environment says)."""
+    return ServerProcess(kaa_server_cmd(), ["--save", "", "--enable-debug-command", "yes", *args],
+                         env=None if build is None else BUILDS[build])
+
+
+# The code paths a server can take, by environment: the compiled accelerators (where
+# the install built them, else the same as "python"), their pure-Python sources with
+# hiredis's reader, and the pure-Python request parser as well.
+BUILDS = {
+    "compiled": {"KAA_NO_ACCEL": "0", "KAA_PURE_PARSER": "0"},
+    "python": {"KAA_NO_ACCEL": "1", "KAA_PURE_PARSER": "0"},
+    "pure": {"KAA_NO_ACCEL": "1", "KAA_PURE_PARSER": "1"},
+}
 
 
 def redis_server_path() -> str | None:

@@ -7,6 +7,10 @@ result only after one cheap, exact check: the canonical encoding of the commands
 it returned (``hiredis.pack_command``, C code) must be a prefix of the bytes fed.
 Canonical bytes parse the same way in Valkey, so the commands are right.
 
+Where the optional compiled splitter (``kaa.protocol._multibulk``) was built, it
+replaces hiredis here: it accepts only complete canonical commands and stops at
+anything else, so no check is needed after it.
+
 Everything else goes to the pure parser (``kaa.protocol.request``), which owns
 every error text:
 
@@ -29,7 +33,10 @@ import re
 
 from hiredis import HiredisError, Reader, pack_command
 
+from kaa.accel import optional
 from kaa.protocol.request import RequestParser
+
+_multibulk = optional("kaa.protocol._multibulk")  # None: not compiled, the hiredis path
 
 
 class FastRequestParser:
@@ -37,6 +44,9 @@ class FastRequestParser:
     held, pending_bytes)."""
 
     __slots__ = ("reader", "pure", "in_pure", "error", "held")
+
+    # The compiled splitter, when built (tests also run the class without it).
+    splitter = None if _multibulk is None else staticmethod(_multibulk.split_commands)
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
         self.reader = _new_reader()
@@ -80,6 +90,16 @@ class FastRequestParser:
             # Unauthenticated clients go one command at a time (``held``), never
             # stopping early for hiredis.
             return self._pure_feed(data, pure.authenticated)
+        if self.splitter is not None:
+            cmds, end = self.splitter(data, pure.max_bulk)
+            if end == len(data):
+                if pure.qb_alloc:  # a private query buffer's model sees the read
+                    pure._account(end)
+                return cmds
+            # An unfinished or unusual command: the pure parser takes it from its
+            # start and gives control back at the next multibulk command.
+            cmds.extend(self._pure_feed(data[end:] if end else data, True))
+            return cmds
         if data.count(b"*") < 2:
             # At most one multibulk command (no pipeline): when the chunk is exactly
             # one command in canonical form, hiredis + pack_command prove it in a

@@ -44,6 +44,15 @@ class Raw(bytes):
     """Bytes that are already a complete RESP reply, the same in both protocols."""
 
 
+class _NoReply:
+    """Returned by handlers that already queued their reply (or that block)."""
+
+    __slots__ = ()
+
+
+NO_REPLY: Any = _NoReply()
+
+
 class BigNumber(int):
     """An integer sent as a RESP3 big number (RESP2: bulk string)."""
 

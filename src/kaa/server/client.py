@@ -14,13 +14,12 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from kaa.accel import compiled
 from kaa.commands.registry import Command, wrong_arity
 from kaa.engine.blocking import handle_ready_keys
 from kaa.protocol.reply import (
-    BULK_HEADERS,
+    NO_REPLY,
     NULL_ARRAY,
-    SMALL_INTS,
-    Raw,
     ReplyError,
     encode2,
     encode3,
@@ -28,6 +27,8 @@ from kaa.protocol.reply import (
 )
 from kaa.protocol.request import log_reason, parser_class
 from kaa.server.watch import exec_abort
+
+_run_plain = compiled("kaa.server.plain_loop").run_plain
 
 if TYPE_CHECKING:
     from kaa.engine.keyspace import Database
@@ -261,7 +262,8 @@ class Client(asyncio.Protocol):
             self.flush()
 
     def run_batch(self, cmds: list[list[bytes]]) -> None:
-        """Run the commands of one read: runs of plain commands through ``run_plain``,
+        """Run the commands of one read: runs of plain commands through ``run_plain``
+        (``kaa.server.plain_loop``),
         the rest one by one through ``process``; stop where the client blocks, pauses
         or closes (what follows a block or pause waits in ``pending``)."""
         srv = self.server
@@ -271,7 +273,7 @@ class Client(asyncio.Protocol):
             if (srv.gate_in_batch and self.multi is None and self.authenticated
                     and not self.reply_mode and not self.pubsub_ctx and self.tracking is None
                     and not srv.monitors and not srv.propagating and not srv.pending_push):
-                i = self.run_plain(cmds, i)
+                i = _run_plain(self, cmds, i)
                 if i >= n:
                     break
             self.process(cmds[i])
@@ -281,95 +283,6 @@ class Client(asyncio.Protocol):
                 if not (self.closing or self.close_after_reply):
                     self.pending.extend(cmds[i:])
                 break
-
-    def run_plain(self, cmds: list[list[bytes]], i: int) -> int:
-        """``process`` + ``call`` for a run of plain commands (``Command.plain``) while no
-        feature that adds a pipeline stage is active (``run_batch`` checks): the same
-        statistics and replies, with the per-command state hoisted out of the loop.
-        Returns the index of the first command not run."""
-        srv = self.server
-        ks = srv.keyspace
-        commands = srv.plain_commands
-        out_append = self.out.append
-        enc = self.enc
-        perf = _perf_ns
-        slow_watch = srv.slow_watch
-        track_latency = srv.latency_tracking
-        gate = srv.gate  # None or batch-safe gates only (run_batch checks)
-        n = len(cmds)
-        start = i
-        last: Command | None = None
-        srv.current_client = self
-        # One clock read per command: each command's time runs from the end of the one
-        # before (so it includes the little bookkeeping between them) to the end of
-        # encoding its reply, as Valkey's call() includes building the reply.
-        t0 = perf()
-        try:
-            while i < n:
-                argv = cmds[i]
-                cmd = commands.get(argv[0])
-                if cmd is None:  # not a plain command (or unknown): process() runs it
-                    break
-                arity = cmd.arity
-                na = len(argv)
-                if na != arity and (arity > 0 or na < -arity):
-                    break  # process() replies the arity error
-                if gate is not None:
-                    if gate(self, cmd, argv) is not None:
-                        break  # refused: process() checks again and replies the error
-                    t0 = perf()  # eviction is not the command's time
-                self.cur_argv = argv
-                try:
-                    reply = cmd.handler(self, argv)  # type: ignore[misc]
-                except ReplyError as e:
-                    e.__traceback__ = None  # see call()
-                    reply = e
-                except Exception as e:  # a bug must not take the server down
-                    reply = self.internal_error(cmd, e)
-                # The commonest replies are encoded here (the same in RESP2 and RESP3).
-                t = type(reply)
-                if t is Raw:
-                    out_append(reply)
-                elif t is bytes and len(reply) < 512:
-                    out_append(BULK_HEADERS[len(reply)] + reply + b"\r\n")
-                elif t is int:
-                    out_append(SMALL_INTS[reply] if 0 <= reply <= 10000 else b":%d\r\n" % reply)
-                elif reply is not _NO_REPLY:  # (replied by itself, or closed the client)
-                    if t is ReplyError:
-                        cmd.failed_calls += 1
-                        srv.count_error(reply.code, reply.custom)
-                    out_append(enc(reply))
-                t1 = perf()
-                dur = (t1 - t0) // 1000
-                t0 = t1
-                i += 1
-                last = cmd
-                cmd.calls += 1
-                cmd.usec += dur
-                if track_latency:
-                    if dur < 128:
-                        cmd.latency_small[dur] += 1
-                    else:
-                        cmd.record_latency(dur)
-                if dur >= slow_watch:
-                    srv.slow_command(self, cmd, argv, dur)
-                    t0 = perf()
-                if srv.pending_push or ks.ready_keys or srv.propagating or reply is _NO_REPLY:
-                    # A push for this client, clients to wake, a sink attached by this
-                    # command, or a reply already sent: finish as process() does, then
-                    # leave the fast loop.
-                    if srv.pending_push:
-                        srv.finish_command(self, cmd, argv)
-                    if ks.ready_keys:
-                        srv.current_client = None
-                        handle_ready_keys(srv)
-                    break
-        finally:
-            srv.current_client = None
-            self.tot_cmds += i - start
-            if last is not None:
-                self.last_cmd = last.fullname
-        return i
 
     def internal_error(self, cmd: Command, e: Exception) -> ReplyError:
         """A handler raised something other than ReplyError: log it, reply an error."""
@@ -538,14 +451,7 @@ class Client(asyncio.Protocol):
         return f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} name={self.name.decode('utf-8', 'replace')}"
 
 
-class _NoReply:
-    """Returned by handlers that already queued their reply (or that block)."""
-
-    __slots__ = ()
-
-
-_NO_REPLY: Any = _NoReply()
-NO_REPLY = _NO_REPLY
+_NO_REPLY: Any = NO_REPLY
 
 # Returned by a gate that put the command back on the client's pending queue
 # (CLIENT PAUSE): the command is neither run nor rejected now.

@@ -1,0 +1,28 @@
+"""Optional compiled accelerators (see docs/ARCHITECTURE.md, "Compiled parts").
+
+Everything else about the package is declared in pyproject.toml. The extensions
+are optional: where Cython or a C compiler is missing, the install still succeeds
+and Kaa runs on its pure-Python (and hiredis) paths, which pass the same tests.
+"""
+
+from setuptools import Extension, setup
+
+ACCELERATORS = [
+    Extension("kaa.protocol._multibulk", ["src/kaa/protocol/_multibulk.pyx"], optional=True),
+    # The same source as the pure-Python module; plain_loop.pxd types its locals.
+    Extension("kaa.server.plain_loop", ["src/kaa/server/plain_loop.py"], optional=True),
+]
+
+ext_modules: list[Extension] = []
+try:
+    from Cython.Build import cythonize
+
+    # Type annotations stay Python's: the .pxd files give the C types.
+    ext_modules = cythonize(ACCELERATORS, quiet=True,
+                            compiler_directives={"annotation_typing": False})
+except Exception as e:  # no Cython, or it failed: no accelerators
+    print(f"kaa: building without compiled accelerators ({e!r})")
+for ext in ext_modules:
+    ext.optional = True  # a failed C compile must not fail the install
+
+setup(ext_modules=ext_modules)
