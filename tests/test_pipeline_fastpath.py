@@ -1,4 +1,4 @@
-"""Pipelines through Client.run_plain, the batch loop for plain data commands: runs of
+"""Pipelines through plain_loop.run_plain, the batch loop for plain data commands: runs of
 them mixed with commands that take the full pipeline, errors, statistics and the
 features that must drop a pipeline back to Client.process. Every pipeline goes out
 in one write, so the server reads it as one batch; the same sequences go to the
@@ -244,6 +244,55 @@ def test_push_fast_and_general_paths_agree(kaa_proc: Any, oracle_proc: Any, r: r
            ("RPUSH", "pt", "1"), ("EXPIRE", "pt", "100"), ("LPUSH", "pt", "0"), ("TTL", "pt"),
            ("LPUSHX", "pl", "d"), ("RPUSHX", "none", "d"), ("LLEN", "pl")]
     assert _norm(pipeline(kaa_proc.port, seq)) == _norm(pipeline(oracle_proc.port, seq))
+
+
+@pytest.mark.parametrize("setup", [
+    [], [("SET", "other", "1", "EX", "100")], [("CONFIG", "SET", "notify-keyspace-events", "KA")],
+    [("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")],
+])
+def test_set_hset_zadd_fast_and_general_paths_agree(kaa_proc: Any, oracle_proc: Any, r: redis.Redis,
+                                                    oracle: redis.Redis,
+                                                    setup: list[tuple[str, ...]]) -> None:
+    """SET, HSET and ZADD inline their stores while the db has no TTLs and no hook
+    listens; with a TTL in the db, notifications or an LFU policy the general paths
+    run. Either way the replies, TTLs, types and encodings are the oracle's."""
+    seq = [("SET", "s", "v1"), ("SET", "s", "v2"), ("GET", "s"), ("SET", "t", "x", "EX", "100"),
+           ("SET", "t", "y"), ("TTL", "t"), ("LPUSH", "l", "a"), ("SET", "l", "now-a-string"),
+           ("TYPE", "l"), ("HSET", "h", "f", "1"), ("HSET", "h", "f", "2"), ("HSET", "h", "g", "3"),
+           ("HGETALL", "h"), ("OBJECT", "ENCODING", "h"), ("HSET", "s", "f", "1"),
+           ("ZADD", "z", "1", "m"), ("ZADD", "z", "1", "m"), ("ZADD", "z", "2", "m"),
+           ("ZADD", "z", "3", "n"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+           ("OBJECT", "ENCODING", "z"), ("ZADD", "s", "1", "m"), ("DBSIZE",)]
+    clients = (raw_client(kaa_proc.port), raw_client(oracle_proc.port))
+    try:
+        for c in clients:
+            for cmd in setup:
+                x(c, *cmd)
+        got = _norm(pipeline(kaa_proc.port, seq))
+        want = _norm(pipeline(oracle_proc.port, seq))
+    finally:
+        for c in clients:
+            x(c, "CONFIG", "SET", "notify-keyspace-events", "")
+            x(c, "CONFIG", "SET", "maxmemory-policy", "noeviction")
+    assert got == want
+
+
+@pytest.mark.parametrize("first,second", [
+    (("SET", "wk", "1"), ("SET", "wk", "2")),
+    (("HSET", "wk", "f", "1"), ("HSET", "wk", "f", "2")),
+    (("ZADD", "wk", "1", "m"), ("ZADD", "wk", "2", "m")),
+])
+def test_watch_sees_fast_path_writes(kaa_proc: Any, r: redis.Redis, first: tuple[str, ...],
+                                     second: tuple[str, ...]) -> None:
+    """The inlined SET/HSET/ZADD step aside for WATCH: the EXEC after them fails."""
+    pipeline(kaa_proc.port, [first])
+    w = raw_client(kaa_proc.port)
+    x(w, "WATCH", "wk")
+    pipeline(kaa_proc.port, [second])
+    x(w, "MULTI")
+    x(w, "DEL", "wk")
+    assert x(w, "EXEC") is None
+    assert r.exists("wk") == 1
 
 
 def test_watch_sees_a_fast_path_push(kaa_proc: Any, r: redis.Redis) -> None:

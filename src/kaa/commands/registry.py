@@ -85,7 +85,7 @@ class Command:
     is_write: bool = False
     is_denyoom: bool = False
     no_auth: bool = False
-    # A data command that can run in Client.run_plain's batch loop: it cannot block,
+    # A data command that can run in plain_loop.run_plain's batch loop: it cannot block,
     # and cannot change the client state that loop hoists (MULTI, RESP version,
     # CLIENT REPLY, tracking, authentication, the server's gates).
     plain: bool = False

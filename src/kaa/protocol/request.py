@@ -228,6 +228,10 @@ class RequestParser:
         "max_bulk", "authenticated", "error", "held", "stopped", "qb_alloc", "qb_peak",
     )
 
+    # May hold unparsed bytes (FastRequestParser clears it while it holds none):
+    # Client.data_received asks pending_bytes() only while this is set.
+    in_pure = True
+
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
         # Unparsed bytes; inside a multibulk command they start at the next header
         # (or at the pending payload when ``bulklen`` >= 0).

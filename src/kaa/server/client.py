@@ -133,20 +133,23 @@ class Client(asyncio.Protocol):
         self.server.client_connected(self)
 
     def data_received(self, data: bytes) -> None:
-        self.tot_net_in += len(data)
-        self.last_interaction = time.time()
-        parser = self.parser
         srv = self.server
-        if not srv.in_cycle:  # event loop metrics (Server.begin_cycle)
+        if not srv.in_cycle:  # event loop metrics and the cached clock (Server.begin_cycle)
             srv.begin_cycle()
+        n = len(data)
+        self.tot_net_in += n
+        self.last_interaction = srv.now  # as Valkey, the time cached for this iteration
+        parser = self.parser
         # Valkey checks the query buffer (unparsed bytes plus this read) before
-        # running anything from it, and closes without a reply.
-        limit = srv.config.client_query_buffer_limit
-        if not self.authenticated and limit > _UNAUTH_QUERY_BUFFER_LIMIT:
-            limit = _UNAUTH_QUERY_BUFFER_LIMIT
-        if len(data) + parser.pending_bytes() > limit:
-            self.query_buffer_limit_reached(data)
-            return
+        # running anything from it, and closes without a reply. No limit is below
+        # 1 MiB, so a small read onto an empty buffer cannot reach one.
+        if parser.in_pure or n > _MIN_QUERY_BUFFER_LIMIT:
+            limit = srv.config.client_query_buffer_limit
+            if not self.authenticated and limit > _UNAUTH_QUERY_BUFFER_LIMIT:
+                limit = _UNAUTH_QUERY_BUFFER_LIMIT
+            if n + parser.pending_bytes() > limit:
+                self.query_buffer_limit_reached(data)
+                return
         cmds = parser.feed(data)
         srv.loop_stats.cmds += len(cmds)
         while True:
@@ -169,7 +172,11 @@ class Client(asyncio.Protocol):
                 # Written once this loop iteration has read every ready socket, as
                 # Valkey writes in beforeSleep: a burst of writes wakes the peers once
                 # rather than one wake-up per reply (costly cross-CPU interrupts).
-                srv.schedule_flush(self)
+                # (Server.schedule_flush, inlined: this runs once per read.)
+                srv.pending_flush.append(self)
+                if not srv.flush_scheduled:
+                    srv.flush_scheduled = True
+                    srv.loop.call_soon(srv.flush_pending)
             else:
                 self.flush()
 
@@ -472,6 +479,8 @@ from kaa.protocol.reply import QUEUED as _QUEUED  # noqa: E402
 # the pure-Python one) and the query buffer cap for unauthenticated clients.
 _PARSER = parser_class()
 _UNAUTH_QUERY_BUFFER_LIMIT = 1024 * 1024
+# The least client-query-buffer-limit CONFIG SET accepts.
+_MIN_QUERY_BUFFER_LIMIT = 1024 * 1024
 
 
 def _sds_repr(data: bytes) -> str:

@@ -28,7 +28,7 @@ def run_plain(c: Client, cmds: list[list[bytes]], i: int) -> int:
     srv = c.server
     ks = srv.keyspace
     commands = srv.plain_commands
-    out_append = c.out.append
+    out = c.out
     enc = c.enc
     perf = time.perf_counter_ns
     slow_watch = srv.slow_watch
@@ -66,7 +66,6 @@ def run_plain(c: Client, cmds: list[list[bytes]], i: int) -> int:
                     last.usec += usec
                     calls = usec = 0
                 last = cmd
-            c.cur_argv = argv
             try:
                 reply: Any = cmd.handler(c, argv)  # type: ignore[misc]
             except ReplyError as e:
@@ -74,19 +73,21 @@ def run_plain(c: Client, cmds: list[list[bytes]], i: int) -> int:
                 reply = e
             except Exception as e:  # a bug must not take the server down
                 reply = c.internal_error(cmd, e)
+            # (c.cur_argv is left alone: only commands run through Client.execute, such
+            # as AUTH or EVAL, have readers for it.)
             # The commonest replies are encoded here (the same in RESP2 and RESP3).
             t = type(reply)
             if t is Raw:
-                out_append(reply)
+                out.append(reply)
             elif t is bytes and len(reply) < 512:
-                out_append(BULK_HEADERS[len(reply)] + reply + b"\r\n")
+                out.append(BULK_HEADERS[len(reply)] + reply + b"\r\n")
             elif t is int:
-                out_append(SMALL_INTS[reply] if 0 <= reply <= 10000 else b":%d\r\n" % reply)
+                out.append(SMALL_INTS[reply] if 0 <= reply <= 10000 else b":%d\r\n" % reply)
             elif reply is not no_reply:  # (replied by itself, or closed the client)
                 if t is ReplyError:
                     cmd.failed_calls += 1
                     srv.count_error(reply.code, reply.custom)
-                out_append(enc(reply))
+                out.append(enc(reply))
             t1 = perf()
             dur = (t1 - t0) // 1000
             t0 = t1

@@ -3,7 +3,7 @@
 One event loop owns everything; commands run to completion one at a time, so no
 locks exist anywhere. Replies produced for a client outside its own request
 (pub/sub messages, wake-ups of blocked clients) are flushed once per loop
-iteration by ``_flush_pending``, Valkey's ``beforeSleep``.
+iteration by ``flush_pending``, Valkey's ``beforeSleep``.
 """
 
 from __future__ import annotations
@@ -114,8 +114,8 @@ class Server:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.servers: list[asyncio.AbstractServer] = []
         self.listening_ports: list[tuple[str, int]] = []
-        self._pending_flush: list[Client] = []
-        self._flush_scheduled = False
+        self.pending_flush: list[Client] = []
+        self.flush_scheduled = False
         self.monitors: list[Client] = []
         self.slowlog: deque[SlowlogEntry] = deque()
         self.slowlog_next_id = 0
@@ -129,7 +129,7 @@ class Server:
         self.propagating = False
         # An extra check between auth and execution (ACL, cluster, OOM, pause...). None = off.
         self.gate: Callable[[Client, Command, list[bytes]], ReplyError | None] | None = None
-        # True while Client.run_plain may run commands: no gate, or only gates marked
+        # True while plain_loop.run_plain may run commands: no gate, or only gates marked
         # ``batch_safe`` (a refusal has no side effect, so process() can check again).
         self.gate_in_batch = True
         self.gates: list[Callable[[Client, Command, list[bytes]], ReplyError | None]] = []
@@ -152,6 +152,7 @@ class Server:
         # Event loop cycles: in_cycle is the one test the read path pays (begin_cycle).
         self.loop_stats = LoopStats()
         self.in_cycle = False
+        self.now = time.time()  # updated by begin_cycle
         self.el_samples: deque[tuple[float, int, int]] = deque(maxlen=16)
         self.blocked_clients = 0
         self.loading = False
@@ -217,7 +218,7 @@ class Server:
             table[b.lower()] = cmd
             table[b.upper()] = cmd
         self.commands = table
-        # The commands Client.run_plain may run (Command.plain), same keys.
+        # The commands plain_loop.run_plain may run (Command.plain), same keys.
         self.plain_commands = {k: c for k, c in table.items() if c.plain}
         self._lower_table = {k: v for k, v in table.items() if k == k.lower()}
 
@@ -349,15 +350,17 @@ class Server:
             self.monitors.remove(c)
 
     def schedule_flush(self, c: Client) -> None:
-        self._pending_flush.append(c)
-        if not self._flush_scheduled and self.loop is not None:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush_pending)
+        """Write c's replies at the end of this loop iteration (Client.data_received
+        inlines this)."""
+        self.pending_flush.append(c)
+        if not self.flush_scheduled and self.loop is not None:
+            self.flush_scheduled = True
+            self.loop.call_soon(self.flush_pending)
 
-    def _flush_pending(self) -> None:
-        self._flush_scheduled = False
-        pending = self._pending_flush
-        self._pending_flush = []
+    def flush_pending(self) -> None:
+        self.flush_scheduled = False
+        pending = self.pending_flush
+        self.pending_flush = []
         for c in pending:
             if not c.closing and c.out:
                 c.flush()
@@ -545,8 +548,10 @@ class Server:
             self.tls.close()
 
     def begin_cycle(self) -> None:
-        """The first work of this loop iteration: time it until the next iteration."""
-        if self.loop is None:  # not serving (a unit test driving a Client)
+        """The first work of this loop iteration: read the clock (``now``, Valkey's
+        cached unixtime) and time the iteration until the next one."""
+        self.now = time.time()
+        if self.loop is None:  # not serving (a unit test driving a Client): every read
             return
         self.in_cycle = True
         self.loop_stats.t0 = time.perf_counter_ns()
