@@ -404,3 +404,15 @@ def test_murmurhash_known_values() -> None:
     # "a", "b", "c" land in registers 8436, 12711 and 15780).
     idx = sorted(hll.pat_len(x)[0] for x in (b"a", b"b", b"c"))
     assert idx == [8436, 12711, 15780]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=70))
+def test_compiled_pat_len_matches_the_python_one(ele: bytes) -> None:
+    """kaa/types/_hllhash.pyx (where built) hashes exactly as hyperloglog.pat_len, for
+    every tail length and for bytes and bytearray alike."""
+    want = hll.pat_len(ele)
+    assert hll.pat_len_pq(ele, hll.HLL_P, hll.HLL_Q) == want
+    assert hll.pat_len_pq(bytearray(ele), hll.HLL_P, hll.HLL_Q) == want
+    index, count = want
+    assert 0 <= index < hll.HLL_REGISTERS and 1 <= count <= hll.HLL_Q + 1

@@ -15,17 +15,13 @@ import hiredis
 import pytest
 import redis
 from tests.support.commands import raw_client, x
-from tests.support.servers import ServerProcess, start_kaa
+from tests.support.servers import ServerProcess, kaa_of_build
 
 
 @pytest.fixture(scope="module", params=["compiled", "python"])
 def kaa_proc(request: pytest.FixtureRequest) -> Any:
     """The batch loop compiled by Cython (where built) and its Python source."""
-    p = start_kaa(build=request.param)
-    yield p
-    alive = p.alive()
-    p.stop()
-    assert alive, "kaa-server died"
+    yield from kaa_of_build(request.param)
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 import redis
-from tests.support.servers import BUILDS, ServerProcess, start_kaa
+from tests.support.servers import BUILDS, ServerProcess, kaa_of_build
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -39,11 +39,7 @@ def _env(**kv: str) -> Iterator[None]:
 @pytest.fixture(scope="module", params=list(BUILDS))
 def srv(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """A private server per parser kind (tests here change its config)."""
-    p = start_kaa(build=request.param)
-    yield p
-    alive = p.alive()
-    p.stop()
-    assert alive, "kaa-server died"
+    yield from kaa_of_build(request.param)
 
 
 @pytest.fixture()

@@ -12,17 +12,13 @@ from typing import Any
 
 import pytest
 import redis
-from tests.support.servers import BUILDS, ServerProcess, start_kaa
+from tests.support.servers import BUILDS, ServerProcess, kaa_of_build
 from tests.test_protocol import Raw, _env, enc
 
 
 @pytest.fixture(scope="module", params=list(BUILDS))
 def srv(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    p = start_kaa(build=request.param)
-    yield p
-    alive = p.alive()
-    p.stop()
-    assert alive, "kaa-server died"
+    yield from kaa_of_build(request.param)
 
 
 @pytest.fixture()

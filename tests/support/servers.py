@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +85,15 @@ def start_kaa(*args: str, build: str | None = None) -> ServerProcess:
     """A Kaa server; ``build`` picks one of BUILDS (None: as the environment says)."""
     return ServerProcess(kaa_server_cmd(), ["--save", "", "--enable-debug-command", "yes", *args],
                          env=None if build is None else BUILDS[build])
+
+
+def kaa_of_build(build: str) -> Iterator[ServerProcess]:
+    """A fixture's body: a server of one of BUILDS, which must still be alive at the end."""
+    p = start_kaa(build=build)
+    yield p
+    alive = p.alive()
+    p.stop()
+    assert alive, "kaa-server died"
 
 
 # The code paths a server can take, by environment: the compiled accelerators (where
