@@ -246,19 +246,23 @@ def test_push_fast_and_general_paths_agree(kaa_proc: Any, oracle_proc: Any, r: r
     [], [("SET", "other", "1", "EX", "100")], [("CONFIG", "SET", "notify-keyspace-events", "KA")],
     [("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")],
 ])
-def test_set_hset_zadd_fast_and_general_paths_agree(kaa_proc: Any, oracle_proc: Any, r: redis.Redis,
+def test_inlined_writes_agree_with_general_paths(kaa_proc: Any, oracle_proc: Any, r: redis.Redis,
                                                     oracle: redis.Redis,
                                                     setup: list[tuple[str, ...]]) -> None:
-    """SET, HSET and ZADD inline their stores while the db has no TTLs and no hook
-    listens; with a TTL in the db, notifications or an LFU policy the general paths
-    run. Either way the replies, TTLs, types and encodings are the oracle's."""
+    """SET, HSET, ZADD, LPOP and RPOP inline their lookups while the db has no TTLs
+    and no hook listens; with a TTL in the db, notifications or an LFU policy the
+    general paths run. Either way the replies, TTLs, types and encodings are the
+    oracle's."""
     seq = [("SET", "s", "v1"), ("SET", "s", "v2"), ("GET", "s"), ("SET", "t", "x", "EX", "100"),
            ("SET", "t", "y"), ("TTL", "t"), ("LPUSH", "l", "a"), ("SET", "l", "now-a-string"),
            ("TYPE", "l"), ("HSET", "h", "f", "1"), ("HSET", "h", "f", "2"), ("HSET", "h", "g", "3"),
            ("HGETALL", "h"), ("OBJECT", "ENCODING", "h"), ("HSET", "s", "f", "1"),
            ("ZADD", "z", "1", "m"), ("ZADD", "z", "1", "m"), ("ZADD", "z", "2", "m"),
            ("ZADD", "z", "3", "n"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
-           ("OBJECT", "ENCODING", "z"), ("ZADD", "s", "1", "m"), ("DBSIZE",)]
+           ("OBJECT", "ENCODING", "z"), ("ZADD", "s", "1", "m"), ("RPUSH", "q", "a", "b", "c"),
+           ("LPOP", "q"), ("RPOP", "q"), ("LLEN", "q"), ("RPOP", "q"), ("EXISTS", "q"),
+           ("LPOP", "q"), ("LPOP", "s"), ("RPUSH", "qt", "1", "2"), ("EXPIRE", "qt", "100"),
+           ("LPOP", "qt"), ("TTL", "qt"), ("DBSIZE",)]
     clients = (raw_client(kaa_proc.port), raw_client(oracle_proc.port))
     try:
         for c in clients:
@@ -275,12 +279,13 @@ def test_set_hset_zadd_fast_and_general_paths_agree(kaa_proc: Any, oracle_proc: 
 
 @pytest.mark.parametrize("first,second", [
     (("SET", "wk", "1"), ("SET", "wk", "2")),
+    (("RPUSH", "wk", "1", "2"), ("LPOP", "wk")),
     (("HSET", "wk", "f", "1"), ("HSET", "wk", "f", "2")),
     (("ZADD", "wk", "1", "m"), ("ZADD", "wk", "2", "m")),
 ])
 def test_watch_sees_fast_path_writes(kaa_proc: Any, r: redis.Redis, first: tuple[str, ...],
                                      second: tuple[str, ...]) -> None:
-    """The inlined SET/HSET/ZADD step aside for WATCH: the EXEC after them fails."""
+    """The inlined SET/HSET/ZADD/LPOP step aside for WATCH: the EXEC after them fails."""
     pipeline(kaa_proc.port, [first])
     w = raw_client(kaa_proc.port)
     x(w, "WATCH", "wk")

@@ -221,14 +221,23 @@ def _pop(c: Any, argv: list[bytes], left: bool) -> Any:
     if n == 2:  # the common form without a count
         db = c.db
         key = argv[1]
-        lst = db.lookup(key)
-        if lst is None:
-            return None
+        ks = db.ks
+        # While the db has no TTLs and no hook listens (the defaults), lookup() reduces
+        # to the access clock and touch() to nothing.
+        quiet = not db.expires and not ks.touch_mode and ks.watchers is None and ks.blocked_keys is None
+        if quiet:
+            lst = db.data.get(key)
+            if lst is None:
+                return None
+            db.atime[key] = ks.clock
+        else:
+            lst = db.lookup(key)
+            if lst is None:
+                return None
         if type(lst) is not ListValue:
             raise ERR_WRONGTYPE
         v = lst.pop(left)
         # _removed(c, key, lst, left, 1), inlined
-        ks = db.ks
         if ks.notify_flags:
             ks.notify(NOTIFY_LIST, "lpop" if left else "rpop", key, db.id)
         if not lst.items:
@@ -236,9 +245,10 @@ def _pop(c: Any, argv: list[bytes], left: bool) -> Any:
             if ks.notify_flags:
                 ks.notify(NOTIFY_GENERIC, "del", key, db.id)
         else:
-            if lst.nodes is not None:
+            if lst.nodes is not None and len(lst.nodes) == 1:  # (shrink_check's first test)
                 lst.shrink_check(c.server.config.list_max_listpack_size)
-            db.touch(key)
+            if not quiet:
+                db.touch(key)
         ks.dirty += 1
         return v
     if n > 3:
