@@ -951,6 +951,22 @@ def _run_text(argv: list[str], timeout: float = 10.0) -> str | None:
     return text or None
 
 
+# What the benchmarked kaa-server's interpreter loads (kaa.accel), in this environment.
+_ACCEL_PROBE = (
+    "import sys, kaa.accel as a, kaa.server.client, kaa.types.hyperloglog as h;"
+    "from kaa.protocol.fast_request import FastRequestParser as F;"
+    "print('plain_loop', a.is_compiled(sys.modules['kaa.server.plain_loop']),"
+    " '_multibulk', F.splitter is not None, '_hllhash', h._compiled is not None)"
+)
+
+
+def kaa_accelerators(kaa_exe: str) -> str | None:
+    """Which optional compiled modules kaa-server runs with ("plain_loop True ..."),
+    read with the python next to the kaa-server script; None if there is none."""
+    py = Path(kaa_exe).with_name("python")
+    return _run_text([str(py), "-c", _ACCEL_PROBE]) if py.exists() else None
+
+
 def machine_description(exes: dict[str, str], kaa_info: str | None) -> dict[str, Any]:
     cpu_model = None
     with contextlib.suppress(OSError):
@@ -982,6 +998,7 @@ def machine_description(exes: dict[str, str], kaa_info: str | None) -> dict[str,
         "kaa_version_cli": _run_text([exes["kaa"], "--version"]),
         "kaa_package_version": kaa_pkg,
         "kaa_info_server": kaa_info,
+        "kaa_accelerators": kaa_accelerators(exes["kaa"]),
     }
 
 
@@ -1181,7 +1198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     server_meta: dict[str, Any] = {}
     t_start = time.perf_counter()
     log(
-        f"kaa:   {args.kaa}\nredis: {args.redis}\nservers on cpu {args.server_cpus}, "
+        f"kaa:   {args.kaa} (compiled: {kaa_accelerators(args.kaa)})\n"
+        f"redis: {args.redis}\nservers on cpu {args.server_cpus}, "
         f"redis-benchmark on cpu {args.client_cpus}; tests: {','.join(t.name for t in tests)}; "
         f"pipelines {args.pipelines}; -n {args.requests}; repeat {args.repeat}; "
         f"memory {args.memory}"
