@@ -460,3 +460,23 @@ def test_replica_style_expiry_reports_missing_without_deleting() -> None:
     ks.lazy_expire_enabled = True
     assert db.lookup(b"k") is None
     assert b"k" not in db.data and ks.expired_keys == 1
+
+
+def test_relative_deadline_is_never_already_expired(ec: tuple[redis.Redis, Tap],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Valkey reads the clock once per command, so SET PX 1 and PEXPIRE k 1 always
+    store a deadline. A clock that ticks between Kaa's reads must not turn them into
+    deletions (this raced on loaded machines before)."""
+    import kaa.commands.expire as expire_mod
+    import kaa.commands.strings as strings_mod
+
+    c, tap = ec
+    base = now_ms() + 10_000  # a clock that moves one millisecond at every reading
+    ticks = iter(range(base, base + 1_000_000))
+    monkeypatch.setattr(strings_mod, "now_ms", lambda: next(ticks))
+    monkeypatch.setattr(expire_mod, "now_ms", lambda: next(ticks))
+    assert x(c, "SET", "px1", "v", "PX", "1") == b"OK"
+    assert x(c, "SET", "k", "v") == b"OK"
+    assert x(c, "PEXPIRE", "k", "1") == 1
+    assert [p[0] for p in tap.props] == [b"SET", b"SET", b"PEXPIREAT"]
+    assert [e for e, _ in tap.events if e == "del"] == []

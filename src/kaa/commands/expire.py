@@ -66,11 +66,13 @@ def _expire_flags(argv: list[bytes]) -> int:
     return flags
 
 
-def already_expired(c: Any, when: int) -> bool:
+def already_expired(c: Any, when: int, now: int | None = None) -> bool:
     """checkAlreadyExpired: a deadline not in the future deletes the key, except while
-    loading or on a replica, which wait for the primary's DEL."""
+    loading or on a replica, which wait for the primary's DEL. ``now`` is the time a
+    relative deadline was computed from: Valkey uses one clock reading per command
+    (commandTimeSnapshot), so "PEXPIRE k 1" can never count as already expired."""
     srv = c.server
-    return when <= now_ms() and not srv.loading and srv.role != "S"
+    return when <= (now_ms() if now is None else now) and not srv.loading and srv.role != "S"
 
 
 def delete_expired_by_command(c: Any, db: Database, key: bytes) -> None:
@@ -117,7 +119,7 @@ def _expire_generic(c: Any, argv: list[bytes], relative: bool, unit_ms: int, nam
             return ZERO
         if flags & _LT and cur is not None and when >= cur:
             return ZERO
-    if already_expired(c, when):
+    if already_expired(c, when, base if relative else None):
         delete_expired_by_command(c, db, key)
         return ONE
     db.set_expire(key, when)

@@ -290,7 +290,10 @@ def _set_generic(
     found = db.lookup(key) is not None
     if (flags & _NX and found) or (flags & _XX and not found):
         return old if get_old else abort_reply
-    if expire is not None and _already_expired(c, when):
+    # Only an absolute deadline can be in the past: EX/PX count from the command's
+    # own clock reading in Valkey (commandTimeSnapshot), so "PX 1" never is, even when
+    # a millisecond ticks by between parsing it and storing the key.
+    if expire is not None and flags & (_EXAT | _PXAT) and _already_expired(c, when):
         if found:
             _delete_expired(c, db, key)
         return old if get_old else OK
