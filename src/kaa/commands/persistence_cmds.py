@@ -160,11 +160,12 @@ def restore(c: Any, argv: list[bytes]) -> Any:
         raise _ERR_BAD_DATA
     ks = db.ks
     deleted = db.delete(key) if replace else False
+    now = now_ms()  # one reading for the whole command, as Valkey's commandTimeSnapshot
     if ttl and not absttl:
-        ttl += now_ms()
+        ttl += now
         if ttl > _LLONG_MAX:  # wraps negative in Valkey: already expired
             ttl -= 1 << 64
-    if ttl and ttl <= now_ms() and not srv.loading and srv.role != "S":
+    if ttl and ttl <= now and not srv.loading and srv.role != "S":
         # checkAlreadyExpired: nothing is created; a replaced key was deleted.
         if deleted:
             c.propagate_argv = [b"UNLINK" if srv.config.lazyfree_lazy_server_del else b"DEL", key]
