@@ -249,10 +249,10 @@ def test_push_fast_and_general_paths_agree(kaa_proc: Any, oracle_proc: Any, r: r
 def test_inlined_writes_agree_with_general_paths(kaa_proc: Any, oracle_proc: Any, r: redis.Redis,
                                                     oracle: redis.Redis,
                                                     setup: list[tuple[str, ...]]) -> None:
-    """SET, HSET, ZADD, LPOP and RPOP inline their lookups while the db has no TTLs
-    and no hook listens; with a TTL in the db, notifications or an LFU policy the
-    general paths run. Either way the replies, TTLs, types and encodings are the
-    oracle's."""
+    """SET, HSET, LPOP and RPOP inline their lookups while the db has no TTLs and no
+    hook listens (ZADD has its own one-pair path); with a TTL in the db,
+    notifications or an LFU policy the general paths run. Either way the replies,
+    TTLs, types and encodings are the oracle's."""
     seq = [("SET", "s", "v1"), ("SET", "s", "v2"), ("GET", "s"), ("SET", "t", "x", "EX", "100"),
            ("SET", "t", "y"), ("TTL", "t"), ("LPUSH", "l", "a"), ("SET", "l", "now-a-string"),
            ("TYPE", "l"), ("HSET", "h", "f", "1"), ("HSET", "h", "f", "2"), ("HSET", "h", "g", "3"),
@@ -285,7 +285,8 @@ def test_inlined_writes_agree_with_general_paths(kaa_proc: Any, oracle_proc: Any
 ])
 def test_watch_sees_fast_path_writes(kaa_proc: Any, r: redis.Redis, first: tuple[str, ...],
                                      second: tuple[str, ...]) -> None:
-    """The inlined SET/HSET/ZADD/LPOP step aside for WATCH: the EXEC after them fails."""
+    """The inlined SET/HSET/LPOP and ZADD's one-pair path step aside for WATCH: the
+    EXEC after them fails."""
     pipeline(kaa_proc.port, [first])
     w = raw_client(kaa_proc.port)
     x(w, "WATCH", "wk")

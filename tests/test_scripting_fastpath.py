@@ -122,14 +122,3 @@ def test_monitor_and_repl_none_see_the_same_results(raw: Any, r: redis.Redis) ->
                   1, "mn") == 1
     assert m.read().endswith('"1" "mn"')
     assert m.read().endswith('[0 lua] "incr" "mn"')
-
-
-def test_lua_heap_stays_small_over_many_calls(r: redis.Redis) -> None:
-    r.script_flush()
-    sha = r.script_load("return redis.call('incr', KEYS[1])")
-    p = r.pipeline(transaction=False)
-    for _ in range(6000):
-        p.evalsha(sha, 1, "x")
-    p.execute()
-    assert r.get("x") == b"6000"
-    assert r.info("memory")["used_memory_lua"] < 100 * 1024

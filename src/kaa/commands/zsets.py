@@ -390,16 +390,7 @@ def zadd(c: Any, argv: list[bytes]) -> Any:
 def _zadd_one(c: Any, key: bytes, score: float, member: bytes) -> int:
     """_zadd_generic for one pair without options (the score is not NaN)."""
     db = c.db
-    ks = db.ks
-    # While the db has no TTLs and no hook listens (the defaults), lookup() reduces to
-    # the access clock and touch() to nothing.
-    quiet = not db.expires and not ks.touch_mode and ks.watchers is None and ks.blocked_keys is None
-    if quiet:
-        z = db.data.get(key)
-        if z is not None:
-            db.atime[key] = ks.clock
-    else:
-        z = db.lookup(key)
+    z = db.lookup(key)
     cfg = c.server.config
     max_entries = cfg.zset_max_listpack_entries
     max_value = cfg.zset_max_listpack_value
@@ -415,10 +406,11 @@ def _zadd_one(c: Any, key: bytes, score: float, member: bytes) -> int:
     out = z.zadd(member, score, 0, max_entries, max_value)[0]
     if not out & (OUT_ADDED | OUT_UPDATED):
         return 0
+    ks = db.ks
     ks.dirty += 1
     if new:
         db.add(key, z)
-    elif not quiet:
+    else:
         db.touch(key)
     if ks.notify_flags:
         ks.notify(NOTIFY_ZSET, "zadd", key, db.id)

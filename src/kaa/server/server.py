@@ -365,18 +365,8 @@ class Server:
         pending = self.pending_flush
         if pending:
             self.pending_flush = []
-            join = b"".join
             for c in pending:
-                out = c.out
-                if not out or c.closing:
-                    continue
-                if c.obuf_limit is None and not c.close_after_reply and c.transport is not None:
-                    # Client.flush's common case, inlined: it runs once per reply write.
-                    data = out[0] if len(out) == 1 else join(out)
-                    out.clear()
-                    c.tot_net_out += len(data)
-                    c.transport.write(data)
-                else:
+                if c.out and not c.closing:
                     c.flush()
         if self.in_cycle:
             self._end_cycle()
