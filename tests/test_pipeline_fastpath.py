@@ -128,6 +128,63 @@ def test_latency_histogram_counts_pipelined_calls(kaa_proc: Any) -> None:
     assert fields[b"calls"] == 25
 
 
+def test_settings_changed_at_run_time_reach_the_batch_loop(kaa_proc: Any, r: redis.Redis) -> None:
+    """The loop reads the settings from Server.plain_ctx: each CONFIG SET (and ACL
+    change) must be seen by the next pipeline."""
+    port = kaa_proc.port
+    # latency-tracking: calls made while it is off are not in the histogram
+    r.config_resetstat()
+    r.config_set("latency-tracking", "no")
+    pipeline(port, [("SET", "lt", "1")] * 5)
+    r.config_set("latency-tracking", "yes")
+    c = raw_client(port, protocol=2)
+    assert x(c, "LATENCY", "HISTOGRAM", "set") == []
+    pipeline(port, [("SET", "lt", "1")] * 5)
+    hist = x(c, "LATENCY", "HISTOGRAM", "set")
+    fields = dict(zip(hist[1][::2], hist[1][1::2], strict=True))
+    assert fields[b"calls"] == 5
+    # slowlog-log-slower-than (Server.slow_watch)
+    old = r.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
+    try:
+        r.config_set("slowlog-log-slower-than", "0")
+        r.slowlog_reset()
+        pipeline(port, [("SET", "sl", "1"), ("GET", "sl")])
+        logged = [e["command"] for e in r.slowlog_get(10)]
+        assert b"SET sl 1" in logged and b"GET sl" in logged
+        r.config_set("slowlog-log-slower-than", "-1")
+        r.slowlog_reset()
+        pipeline(port, [("SET", "sl", "1"), ("GET", "sl")])
+        assert r.slowlog_len() == 0
+    finally:
+        r.config_set("slowlog-log-slower-than", old)
+    # the gates: maxmemory's OOM refusal, then ACL's
+    try:
+        r.config_set("maxmemory-policy", "noeviction")
+        r.config_set("maxmemory", "1")
+        got = _norm(pipeline(port, [("SET", "oom", "1"), ("GET", "oom")]))
+        assert got[0][0] == "ERR" and got[0][1].startswith("OOM ")
+        assert got[1] is None
+    finally:
+        r.config_set("maxmemory", "0")
+    assert _norm(pipeline(port, [("SET", "oom", "1"), ("GET", "oom")])) == [b"OK", b"1"]
+    r.execute_command("ACL", "SETUSER", "reader", "on", "nopass", "~*", "+get", "+auth")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(_enc("AUTH", "reader", "x") + _enc("SET", "acl", "1") + _enc("GET", "oom"))
+            reader = hiredis.Reader()
+            got = []
+            while len(got) < 3:
+                reader.feed(s.recv(65536))
+                while (rep := reader.gets()) is not False:
+                    got.append(rep)
+        assert got[0] == b"OK"
+        assert isinstance(got[1], hiredis.ReplyError) and str(got[1]).startswith("NOPERM")
+        assert got[2] == b"1"
+    finally:
+        r.execute_command("ACL", "DELUSER", "reader")
+    assert r.get("acl") is None
+
+
 def test_client_list_shows_the_last_command_of_a_batch(kaa_proc: Any) -> None:
     with socket.create_connection(("127.0.0.1", kaa_proc.port), timeout=10) as s:
         s.sendall(_enc("CLIENT", "SETNAME", "batcher") + _enc("SET", "q", "1") + _enc("GET", "q"))

@@ -43,13 +43,23 @@ def enc(args: list[bytes]) -> bytes:
     return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
 
 
+def client_feed(p: RequestParser, chunk: bytes) -> list[list[bytes]]:
+    """One read as Client.data_received hands it over: straight to the compiled
+    splitter while ``split_limit`` allows, the rest through ``split_rest``."""
+    limit = p.split_limit
+    if limit < 0:
+        return p.feed(chunk)
+    cmds, end = FastRequestParser.splitter(chunk, limit)
+    return cmds if end == len(chunk) else p.split_rest(chunk, cmds, end)
+
+
 def run(cls: type, chunks: list[bytes], *, auth: bool = True, max_bulk: int = 512 * 1024 * 1024) -> tuple:
     """Feed chunks; returns (commands, error, pending bytes) as a client would see them."""
     p = cls(max_bulk)
     p.authenticated = auth
     cmds: list[list[bytes]] = []
     for chunk in chunks:
-        cmds += p.feed(chunk)
+        cmds += client_feed(p, chunk)
         while p.held and p.error is None:  # unauthenticated: one command per call
             cmds += p.feed(b"")
         if p.error is not None:

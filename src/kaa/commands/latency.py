@@ -98,6 +98,7 @@ def install(srv: Server) -> None:
         if mon.threshold:
             watch = min(watch, mon.threshold * 1000)
         srv.slow_watch = watch
+        srv.refresh_plain_ctx()
 
     refresh()
     cfg.on_change("latency-monitor-threshold", refresh)

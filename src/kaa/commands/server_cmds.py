@@ -255,6 +255,7 @@ def install_config_hooks(srv: Server) -> None:
 
     def latency(old: Any, new: Any) -> None:
         srv.latency_tracking = bool(new)
+        srv.refresh_plain_ctx()
 
     latency(None, cfg.latency_tracking)
     cfg.on_change("latency-tracking", latency)

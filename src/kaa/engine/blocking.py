@@ -409,8 +409,9 @@ class Blocking:
         ks = self.ks
         try:
             while ks.ready_keys:
-                ready = ks.ready_keys
-                ks.ready_keys = {}
+                # Emptied in place: Server.plain_ctx holds this dict.
+                ready = ks.ready_keys.copy()
+                ks.ready_keys.clear()
                 for dbid, key in ready:
                     q = self.waiting[dbid].get(key)
                     if q:

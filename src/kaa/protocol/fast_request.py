@@ -43,7 +43,7 @@ class FastRequestParser:
     """Same interface as :class:`RequestParser` (feed, error, authenticated, max_bulk,
     held, pending_bytes)."""
 
-    __slots__ = ("reader", "pure", "in_pure", "error", "held")
+    __slots__ = ("reader", "pure", "in_pure", "error", "held", "split_limit")
 
     # The compiled splitter, when built (tests also run the class without it).
     splitter = None if _multibulk is None else staticmethod(_multibulk.split_commands)
@@ -54,6 +54,18 @@ class FastRequestParser:
         self.in_pure = False  # the pure parser holds unfinished input
         self.error: str | None = None
         self.held = False
+        # See RequestParser.split_limit; kept by _follow() after each change of state.
+        self.split_limit = -1
+        self._follow()
+
+    def _follow(self) -> None:
+        """Recompute ``split_limit``: the next read may go straight to the compiled
+        splitter while nothing is held, nothing failed, the client authenticated and
+        no private query buffer is being modelled."""
+        pure = self.pure
+        quick = (self.splitter is not None and not self.in_pure and self.error is None
+                 and pure.authenticated and not pure.qb_alloc)
+        self.split_limit = pure.max_bulk if quick else -1
 
     # The limits live on the pure parser, which applies them.
     @property
@@ -63,6 +75,7 @@ class FastRequestParser:
     @authenticated.setter
     def authenticated(self, value: bool) -> None:
         self.pure.authenticated = value
+        self._follow()
 
     @property
     def max_bulk(self) -> int:
@@ -71,6 +84,7 @@ class FastRequestParser:
     @max_bulk.setter
     def max_bulk(self, value: int) -> None:
         self.pure.max_bulk = value
+        self._follow()
 
     def pending_bytes(self) -> int:
         return self.pure.pending_bytes() if self.in_pure else 0
@@ -80,11 +94,24 @@ class FastRequestParser:
 
     def resize_query_buffer(self, idle: float) -> None:
         self.pure.resize_query_buffer(idle)
+        self._follow()
 
     def peek(self, n: int) -> bytes:
         return self.pure.peek(n) if self.in_pure else b""
 
     def feed(self, data: bytes) -> list[list[bytes]]:
+        cmds = self._feed(data)
+        self._follow()
+        return cmds
+
+    def split_rest(self, data: bytes, cmds: list[list[bytes]], end: int) -> list[list[bytes]]:
+        """The caller split ``data`` itself (``split_limit``) up to ``end`` and got
+        ``cmds``; parse the rest, an unfinished or unusual command."""
+        cmds.extend(self._pure_feed(data[end:] if end else data, True))
+        self._follow()
+        return cmds
+
+    def _feed(self, data: bytes) -> list[list[bytes]]:
         pure = self.pure
         if self.in_pure or not pure.authenticated or self.error is not None:
             # Unauthenticated clients go one command at a time (``held``), never
@@ -220,7 +247,7 @@ class FastRequestParser:
         elif pure.stopped:
             # Stopped before a multibulk command: hiredis takes over from there.
             self.in_pure = False
-            cmds.extend(self.feed(pure.take_rest()))
+            cmds.extend(self._feed(pure.take_rest()))
         else:
             self.in_pure = bool(pure.buf)  # an unfinished inline line or header
         return cmds

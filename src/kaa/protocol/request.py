@@ -231,6 +231,10 @@ class RequestParser:
     # May hold unparsed bytes (FastRequestParser clears it while it holds none):
     # Client.data_received asks pending_bytes() only while this is set.
     in_pure = True
+    # When >= 0, Client.data_received may split a read with the compiled splitter
+    # itself (bulk limit ``split_limit``) and call ``split_rest`` for what it leaves;
+    # never for this parser.
+    split_limit = -1
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
         # Unparsed bytes; inside a multibulk command they start at the next header
@@ -256,6 +260,11 @@ class RequestParser:
         # shared buffer) and the peak use since the last cron run.
         self.qb_alloc = 0
         self.qb_peak = 0
+
+    def split_rest(self, data: bytes, cmds: list[list[bytes]], end: int) -> list[list[bytes]]:
+        """``cmds`` came from splitting ``data`` up to ``end`` elsewhere: parse the rest."""
+        cmds.extend(self.feed(data[end:]))
+        return cmds
 
     def pending_bytes(self) -> int:
         """Bytes received but not yet parsed (what Valkey's query buffer holds)."""

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from kaa.accel import compiled
+from kaa.accel import compiled, optional
 from kaa.commands.registry import Command, wrong_arity
 from kaa.engine.blocking import handle_ready_keys
 from kaa.protocol.reply import (
@@ -29,6 +29,9 @@ from kaa.protocol.request import log_reason, parser_class
 from kaa.server.watch import exec_abort
 
 _run_plain = compiled("kaa.server.plain_loop").run_plain
+# The compiled multibulk splitter, used directly while the parser allows it
+# (RequestParser.split_limit >= 0 only where it was built).
+_split: Any = getattr(optional("kaa.protocol._multibulk"), "split_commands", None)
 
 if TYPE_CHECKING:
     from kaa.engine.keyspace import Database
@@ -150,14 +153,49 @@ class Client(asyncio.Protocol):
             if n + parser.pending_bytes() > limit:
                 self.query_buffer_limit_reached(data)
                 return
-        cmds = parser.feed(data)
+        limit = parser.split_limit
+        if limit >= 0:  # (FastRequestParser.feed's first step, inlined)
+            cmds, end = _split(data, limit)
+            if end != n:
+                cmds = parser.split_rest(data, cmds, end)
+        else:
+            cmds = parser.feed(data)
         srv.loop_stats.cmds += len(cmds)
         while True:
             if self.pending or self.blocked or self.paused:
                 self.pending.extend(cmds)
                 self.run_pending()
             else:
-                self.run_batch(cmds)
+                # Runs of plain commands through plain_loop.run_plain, the rest one by
+                # one through process(); stop where the client blocks, pauses or
+                # closes (what follows a block or pause waits in ``pending``).
+                nc = len(cmds)
+                i = 0
+                while i < nc:
+                    if (srv.gate_in_batch and self.multi is None and self.authenticated
+                            and not self.reply_mode and not self.pubsub_ctx
+                            and self.tracking is None and not srv.monitors
+                            and not srv.propagating and not srv.pending_push):
+                        start = i
+                        srv.current_client = self
+                        try:
+                            i, last, calls, usec = _run_plain(self, srv, srv.plain_ctx, self.out, cmds, i)
+                        finally:
+                            srv.current_client = None
+                        self.tot_cmds += i - start
+                        if last is not None:
+                            last.calls += calls
+                            last.usec += usec
+                            self.last_cmd = last.fullname
+                        if i >= nc:
+                            break
+                    self.process(cmds[i])
+                    i += 1
+                    if self.blocked or self.paused or self.closing or self.close_after_reply:
+                        # QUIT (close_after_reply): what follows is never run.
+                        if not (self.closing or self.close_after_reply):
+                            self.pending.extend(cmds[i:])
+                        break
             # Unauthenticated clients are parsed one command at a time, as Valkey
             # applies the unauthenticated limits before each command.
             if not parser.held or self.closing or self.close_after_reply or self.blocked:
@@ -267,29 +305,6 @@ class Client(asyncio.Protocol):
                 break
         if self.out:
             self.flush()
-
-    def run_batch(self, cmds: list[list[bytes]]) -> None:
-        """Run the commands of one read: runs of plain commands through ``run_plain``
-        (``kaa.server.plain_loop``),
-        the rest one by one through ``process``; stop where the client blocks, pauses
-        or closes (what follows a block or pause waits in ``pending``)."""
-        srv = self.server
-        n = len(cmds)
-        i = 0
-        while i < n:
-            if (srv.gate_in_batch and self.multi is None and self.authenticated
-                    and not self.reply_mode and not self.pubsub_ctx and self.tracking is None
-                    and not srv.monitors and not srv.propagating and not srv.pending_push):
-                i = _run_plain(self, cmds, i)
-                if i >= n:
-                    break
-            self.process(cmds[i])
-            i += 1
-            if self.blocked or self.paused or self.closing or self.close_after_reply:
-                # QUIT (close_after_reply): what follows is never run.
-                if not (self.closing or self.close_after_reply):
-                    self.pending.extend(cmds[i:])
-                break
 
     def internal_error(self, cmd: Command, e: Exception) -> ReplyError:
         """A handler raised something other than ReplyError: log it, reply an error."""

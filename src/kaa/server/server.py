@@ -159,6 +159,10 @@ class Server:
         self.hooks_on_shutdown: list[Callable[[], None]] = []
         self.commands: dict[bytes, Command] = {}
         self.plain_commands: dict[bytes, Command] = {}
+        self.pending_push: list[bytes] = []  # see current_client below
+        # What plain_loop.run_plain reads at every call, in one attribute (one lookup
+        # from compiled code): refresh_plain_ctx() follows every assignment of its parts.
+        self.plain_ctx: tuple[Any, ...] = ()
         self.build_command_table()
         self.disconnect_hooks: list[Callable[[Client], None]] = []
         self.reset_hooks: list[Callable[[Client], None]] = []
@@ -174,7 +178,6 @@ class Server:
         # The client whose command is running (pushes to it wait for its reply in
         # pending_push); prop_batch collects a transaction's writes (see propagate).
         self.current_client: Client | None = None
-        self.pending_push: list[bytes] = []
         self.prop_batch: list[tuple[int, list[bytes]]] | None = None
         self.pubsub: Any = None
         self.watch: Any = None
@@ -221,6 +224,17 @@ class Server:
         # The commands plain_loop.run_plain may run (Command.plain), same keys.
         self.plain_commands = {k: c for k, c in table.items() if c.plain}
         self._lower_table = {k: v for k, v in table.items() if k == k.lower()}
+        self.refresh_plain_ctx()
+
+    def refresh_plain_ctx(self) -> None:
+        """Rebuild ``plain_ctx`` after a change to any of its parts: the plain commands
+        by name as (handler, arity, command, latency_small), slow_watch,
+        latency_tracking, gate, and the two containers the loop tests after each
+        command (only ever changed in place)."""
+        entries = {name: (cmd.handler, cmd.arity, cmd, cmd.latency_small)
+                   for name, cmd in self.plain_commands.items()}
+        self.plain_ctx = (entries, self.slow_watch, self.latency_tracking, self.gate,
+                          self.pending_push, self.keyspace.ready_keys)
 
     def lookup_command(self, name: bytes) -> Command | None:
         return self._lower_table.get(name.lower())
@@ -261,6 +275,7 @@ class Server:
 
             self.gate = combined
         self.gate_in_batch = all(getattr(g, "batch_safe", False) for g in gates)
+        self.refresh_plain_ctx()
 
     # ---- clients -----------------------------------------------------------
     def next_client_id(self) -> int:
