@@ -250,7 +250,9 @@ class Client(asyncio.Protocol):
         out = self.out
         if not out or self.transport is None:
             return
-        data = out[0] if len(out) == 1 else b"".join(out)
+        # join returns a lone bytes item itself, and makes exact bytes of a lone Raw
+        # (uvloop writes any bytes subclass through a memoryview, far dearer).
+        data = b"".join(out)
         out.clear()
         if self.obuf_limit is not None and self.server.obuf.exceeded(self, len(data)):
             return  # closed for overcoming its output buffer limit
