@@ -214,7 +214,7 @@ class Client(asyncio.Protocol):
                 srv.pending_flush.append(self)
                 if not srv.flush_scheduled:
                     srv.flush_scheduled = True
-                    srv.loop.call_soon(srv.flush_pending)
+                    srv.loop.call_soon(srv.flush_cb, context=srv.flush_context)
             else:
                 self.flush()
 

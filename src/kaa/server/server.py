@@ -9,6 +9,7 @@ iteration by ``flush_pending``, Valkey's ``beforeSleep``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import signal
 import socket
@@ -115,6 +116,10 @@ class Server:
         self.servers: list[asyncio.AbstractServer] = []
         self.listening_ports: list[tuple[str, int]] = []
         self.pending_flush: list[Client] = []
+        # flush_pending's call_soon arguments, made once: without a context the loop
+        # copies the current one at every call (once per loop iteration).
+        self.flush_cb = self.flush_pending
+        self.flush_context = contextvars.Context()
         self.flush_scheduled = False
         self.monitors: list[Client] = []
         self.slowlog: deque[SlowlogEntry] = deque()
@@ -370,7 +375,7 @@ class Server:
         self.pending_flush.append(c)
         if not self.flush_scheduled and self.loop is not None:
             self.flush_scheduled = True
-            self.loop.call_soon(self.flush_pending)
+            self.loop.call_soon(self.flush_cb, context=self.flush_context)
 
     def flush_pending(self) -> None:
         """Valkey's beforeSleep, once per loop iteration: write the replies queued by
@@ -383,8 +388,17 @@ class Server:
             for c in pending:
                 if c.out and not c.closing:
                     c.flush()
-        if self.in_cycle:
-            self._end_cycle()
+        if self.in_cycle:  # the iteration's metrics (begin_cycle started them)
+            st = self.loop_stats
+            dur = (time.perf_counter_ns() - st.t0) // 1000
+            st.cycles += 1
+            st.el_sum += dur
+            if dur > st.el_max:
+                st.el_max = dur
+            if st.cmds > st.cmd_per_cycle_max:
+                st.cmd_per_cycle_max = st.cmds
+            st.cmds = 0
+            self.in_cycle = False
 
     # ---- statistics --------------------------------------------------------
     def count_error(self, code: str, custom: bool = False) -> None:
@@ -578,19 +592,7 @@ class Server:
         self.loop_stats.t0 = time.perf_counter_ns()
         if not self.flush_scheduled:  # flush_pending ends the iteration's metrics
             self.flush_scheduled = True
-            self.loop.call_soon(self.flush_pending)
-
-    def _end_cycle(self) -> None:
-        st = self.loop_stats
-        dur = (time.perf_counter_ns() - st.t0) // 1000
-        st.cycles += 1
-        st.el_sum += dur
-        if dur > st.el_max:
-            st.el_max = dur
-        if st.cmds > st.cmd_per_cycle_max:
-            st.cmd_per_cycle_max = st.cmds
-        st.cmds = 0
-        self.in_cycle = False
+            self.loop.call_soon(self.flush_cb, context=self.flush_context)
 
     def _cron(self) -> None:
         assert self.loop is not None
