@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import struct
+from collections import deque
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kaa.accel import optional
 from kaa.protocol.reply import (
     EMPTY_ARRAY,
     NULL_ARRAY,
@@ -20,6 +22,7 @@ from kaa.protocol.reply import (
     Raw,
     ReplyError,
     Verbatim,
+    _bulk_array,
     encode2,
     encode3,
     encode_error,
@@ -649,3 +652,37 @@ def test_format_double_any_bit_pattern(bits: int) -> None:
         assert s == b"nan"
     else:
         assert float(s) == x
+
+
+# ---------------------------------------------------------------------------- bulk arrays
+
+_mb = optional("kaa.protocol._multibulk")
+_built = pytest.mark.skipif(_mb is None, reason="the accelerators were not built (or KAA_NO_ACCEL=1)")
+_item = st.one_of(st.binary(max_size=40), st.binary(min_size=90, max_size=1200),
+                  st.binary(max_size=12).map(bytearray))
+
+
+@_built
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_item, max_size=60), st.sampled_from([list, tuple, deque]))
+def test_bulk_array_compiled_matches_python(items: list[bytes], kind: type) -> None:
+    """The compiled bulk_array (kaa/protocol/_multibulk.pyx) encodes exactly as the
+    Python one, for any lengths (digit counts 1..4), bytes and bytearray, any collection;
+    and both are RESP arrays of the items."""
+    assert _mb is not None
+    want = _bulk_array(kind(items))
+    got = _mb.bulk_array(kind(items))
+    assert type(got) is Raw and type(want) is Raw
+    assert got == want
+    body = b"".join(b"$%d\r\n%s\r\n" % (len(x), bytes(x)) for x in items)
+    assert want == (b"*%d\r\n" % len(items) + body if items else EMPTY_ARRAY)
+
+
+@_built
+def test_bulk_array_hands_other_items_to_python() -> None:
+    """Items that are neither bytes nor bytearray go to the Python encoder (which
+    accepts any bytes-like object)."""
+    assert _mb is not None
+    items = [b"ab", memoryview(b"cde")]
+    assert _mb.bulk_array(items) == _bulk_array(items) == b"*2\r\n$2\r\nab\r\n$3\r\ncde\r\n"
+    assert _mb.bulk_array([Raw(b"x")]) == b"*1\r\n$1\r\nx\r\n"  # a bytes subclass is bytes

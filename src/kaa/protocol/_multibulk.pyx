@@ -14,7 +14,9 @@ tenth of its time.
 path runs.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Check, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.string cimport memcpy
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 
@@ -93,3 +95,85 @@ def split_commands(bytes data, Py_ssize_t max_bulk):
         out.append(argv)
         pos = r
     return out, pos
+
+
+# ---- replies: arrays of bulk strings ------------------------------------------------------
+# reply.bulk_array hands these over at import (use_reply_types): the reply type, the
+# empty array reply and its Python version, which takes items that are not bytes.
+cdef object _Raw = None
+cdef object _EMPTY = None
+cdef object _fallback = None
+
+
+def use_reply_types(raw, empty, fallback):
+    global _Raw, _EMPTY, _fallback
+    _Raw = raw
+    _EMPTY = empty
+    _fallback = fallback
+
+
+cdef inline Py_ssize_t _digits(Py_ssize_t v) noexcept nogil:
+    cdef Py_ssize_t d = 1
+    while v >= 10:
+        v = v // 10
+        d += 1
+    return d
+
+
+cdef inline char* _decimal_crlf(char* p, Py_ssize_t v) noexcept nogil:
+    """Write v (not negative) in decimal, then CRLF; the position after."""
+    cdef char* q = p + _digits(v)
+    cdef char* end = q
+    while True:
+        q -= 1
+        q[0] = <char>(48 + v % 10)
+        v = v // 10
+        if v == 0:
+            break
+    end[0] = 13
+    end[1] = 10
+    return end + 2
+
+
+def bulk_array(object items):
+    """reply.bulk_array in one pass to size and one to copy: the RESP array of the
+    bulk strings ``items`` (bytes or bytearray), as a Raw reply."""
+    cdef list seq = items if type(items) is list else list(items)
+    cdef Py_ssize_t n = len(seq)
+    cdef Py_ssize_t i, ln
+    cdef Py_ssize_t total = 3 + _digits(n)
+    cdef object it
+    cdef bytes out
+    cdef char* p
+    if n == 0:
+        return _EMPTY
+    for i in range(n):
+        it = seq[i]
+        if PyBytes_Check(it):
+            ln = PyBytes_GET_SIZE(it)
+        elif PyByteArray_Check(it):
+            ln = PyByteArray_GET_SIZE(it)
+        else:
+            return _fallback(items)
+        total += ln + 5 + _digits(ln)
+    out = PyBytes_FromStringAndSize(NULL, total)
+    p = PyBytes_AS_STRING(out)
+    p[0] = 42  # '*'
+    p = _decimal_crlf(p + 1, n)
+    for i in range(n):
+        it = seq[i]
+        if PyBytes_Check(it):
+            ln = PyBytes_GET_SIZE(it)
+            p[0] = 36  # '$'
+            p = _decimal_crlf(p + 1, ln)
+            memcpy(p, PyBytes_AS_STRING(it), ln)
+        else:
+            ln = PyByteArray_GET_SIZE(it)
+            p[0] = 36
+            p = _decimal_crlf(p + 1, ln)
+            memcpy(p, PyByteArray_AS_STRING(it), ln)
+        p += ln
+        p[0] = 13
+        p[1] = 10
+        p += 2
+    return _Raw(out)

@@ -21,6 +21,8 @@ from collections.abc import Callable, Collection
 from itertools import chain
 from typing import Any
 
+from kaa.accel import optional
+
 
 class ReplyError(Exception):
     """An error reply. ``message`` starts with its code (``ERR``, ``WRONGTYPE`` ...)."""
@@ -304,7 +306,7 @@ class _BulkHeaders(dict[int, bytes]):
 _bulk_header = _BulkHeaders().__getitem__
 
 
-def bulk_array(items: Collection[bytes]) -> Raw:
+def _bulk_array(items: Collection[bytes]) -> Raw:
     """An array of bulk strings, encoded at once (identical in RESP2 and RESP3).
 
     Every item must be bytes or bytearray. Headers and items are interleaved by C-level
@@ -319,6 +321,15 @@ def bulk_array(items: Collection[bytes]) -> Raw:
         return Raw(b"*%d%s%s\r\n" % (n, h, h.join(items)))
     body = b"".join(chain.from_iterable(zip(map(_bulk_header, lens), items, strict=True)))
     return Raw(b"*%d%s\r\n" % (n, body))
+
+
+# The compiled version where it was built (three times faster for 100 short items; it
+# hands lists with other items to the one above).
+_multibulk = optional("kaa.protocol._multibulk")
+bulk_array: Callable[[Collection[bytes]], Raw] = _bulk_array
+if _multibulk is not None:
+    _multibulk.use_reply_types(Raw, EMPTY_ARRAY, _bulk_array)
+    bulk_array = _multibulk.bulk_array
 
 
 def encode2(v: Any) -> bytes:
