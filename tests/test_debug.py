@@ -180,6 +180,22 @@ def test_set_active_expire(r: redis.Redis) -> None:
         r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
 
 
+def test_idletime_reads_the_cached_lru_clock(r: redis.Redis) -> None:
+    """OBJECT IDLETIME compares the key's access stamp with the same cached clock the
+    stamp came from (Valkey's LRU_CLOCK(), moved by the cron): with the cron paused
+    it stays 0 however long the wait, and a write then a read never straddle a
+    second boundary."""
+    try:
+        r.execute_command("DEBUG", "PAUSE-CRON", "1")
+        r.set("idle", "v")
+        time.sleep(1.1)
+        assert r.object("idletime", "idle") == 0
+    finally:
+        r.execute_command("DEBUG", "PAUSE-CRON", "0")
+    time.sleep(1.2)  # the cron moves the clock again
+    assert r.object("idletime", "idle") >= 1
+
+
 def test_pause_cron(r: redis.Redis) -> None:
     try:
         r.execute_command("DEBUG", "PAUSE-CRON", "1")

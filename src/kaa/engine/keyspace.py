@@ -335,8 +335,11 @@ class Database:
         return t
 
     def idle_seconds(self, key: bytes) -> int:
-        """OBJECT IDLETIME: whole seconds of the LRU clock since the last access."""
-        return max(0, now_ms() // 1000 - self.access_time_ms(key) // 1000)
+        """OBJECT IDLETIME: whole seconds of the LRU clock since the last access. The
+        clock is the cached one accesses are stamped with (Keyspace.clock, moved by the
+        cron), as Valkey's estimateObjectIdleTime reads LRU_CLOCK(): a fresh reading
+        could put a second boundary between a write and an IDLETIME right after it."""
+        return max(0, self.ks.clock // 1000 - self.access_time_ms(key) // 1000)
 
     def lru_clock(self, key: bytes) -> int:
         """The object's 24-bit LRU field as DEBUG OBJECT shows it (seconds resolution)."""
