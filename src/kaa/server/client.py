@@ -153,9 +153,9 @@ class Client(asyncio.Protocol):
             if n + parser.pending_bytes() > limit:
                 self.query_buffer_limit_reached(data)
                 return
-        limit = parser.split_limit
-        if limit >= 0:  # (FastRequestParser.feed's first step, inlined)
-            cmds, end = _split(data, limit)
+        split_limit = parser.split_limit
+        if split_limit >= 0:  # (FastRequestParser.feed's first step, inlined)
+            cmds, end = _split(data, split_limit)
             if end != n:
                 cmds = parser.split_rest(data, cmds, end)
         else:
