@@ -686,3 +686,5 @@ def test_bulk_array_hands_other_items_to_python() -> None:
     items = [b"ab", memoryview(b"cde")]
     assert _mb.bulk_array(items) == _bulk_array(items) == b"*2\r\n$2\r\nab\r\n$3\r\ncde\r\n"
     assert _mb.bulk_array([Raw(b"x")]) == b"*1\r\n$1\r\nx\r\n"  # a bytes subclass is bytes
+    # A one-pass iterable reaches the Python encoder as the list already read from it.
+    assert _mb.bulk_array(iter(items)) == b"*2\r\n$2\r\nab\r\n$3\r\ncde\r\n"

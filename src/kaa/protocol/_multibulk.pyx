@@ -154,7 +154,7 @@ def bulk_array(object items):
         elif PyByteArray_Check(it):
             ln = PyByteArray_GET_SIZE(it)
         else:
-            return _fallback(items)
+            return _fallback(seq)  # (seq: items may have been a one-pass iterable)
         total += ln + 5 + _digits(ln)
     out = PyBytes_FromStringAndSize(NULL, total)
     p = PyBytes_AS_STRING(out)

@@ -105,8 +105,10 @@ class FastRequestParser:
         return cmds
 
     def split_rest(self, data: bytes, cmds: list[list[bytes]], end: int) -> list[list[bytes]]:
-        """The caller split ``data`` itself (``split_limit``) up to ``end`` and got
-        ``cmds``; parse the rest, an unfinished or unusual command."""
+        """``data`` was split up to ``end`` (into ``cmds``) by the compiled splitter,
+        here or by the caller (``split_limit``). The rest starts with an unfinished or
+        unusual command: the pure parser takes it from its start and gives control back
+        at the next multibulk command."""
         cmds.extend(self._pure_feed(data[end:] if end else data, True))
         self._follow()
         return cmds
@@ -123,10 +125,7 @@ class FastRequestParser:
                 if pure.qb_alloc:  # a private query buffer's model sees the read
                     pure._account(end)
                 return cmds
-            # An unfinished or unusual command: the pure parser takes it from its
-            # start and gives control back at the next multibulk command.
-            cmds.extend(self._pure_feed(data[end:] if end else data, True))
-            return cmds
+            return self.split_rest(data, cmds, end)
         if data.count(b"*") < 2:
             # At most one multibulk command (no pipeline): when the chunk is exactly
             # one command in canonical form, hiredis + pack_command prove it in a
