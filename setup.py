@@ -10,8 +10,8 @@ from setuptools import Extension, setup
 ACCELERATORS = [
     Extension("kaa.protocol._multibulk", ["src/kaa/protocol/_multibulk.pyx"], optional=True),
     Extension("kaa.types._hllhash", ["src/kaa/types/_hllhash.pyx"], optional=True),
-    # The same source as the pure-Python module; plain_loop.pxd types its locals.
-    Extension("kaa.server.plain_loop", ["src/kaa/server/plain_loop.py"], optional=True),
+    # The same source as the pure-Python module; conn_core.pxd gives its C types.
+    Extension("kaa.server.conn_core", ["src/kaa/server/conn_core.py"], optional=True),
 ]
 
 ext_modules: list[Extension] = []

@@ -955,13 +955,13 @@ def _run_text(argv: list[str], timeout: float = 10.0) -> str | None:
 _ACCEL_PROBE = (
     "import sys, kaa.accel as a, kaa.server.client, kaa.types.hyperloglog as h;"
     "from kaa.protocol.fast_request import FastRequestParser as F;"
-    "print('plain_loop', a.is_compiled(sys.modules['kaa.server.plain_loop']),"
+    "print('conn_core', a.is_compiled(sys.modules['kaa.server.conn_core']),"
     " '_multibulk', F.splitter is not None, '_hllhash', h._compiled is not None)"
 )
 
 
 def kaa_accelerators(kaa_exe: str) -> str | None:
-    """Which optional compiled modules kaa-server runs with ("plain_loop True ..."),
+    """Which optional compiled modules kaa-server runs with ("conn_core True ..."),
     read with the python next to the kaa-server script; None if there is none."""
     py = Path(kaa_exe).with_name("python")
     return _run_text([str(py), "-c", _ACCEL_PROBE]) if py.exists() else None

@@ -19,7 +19,7 @@ PROBE = (
     "import sys, kaa.server.client as c, kaa.accel as a;"
     "from kaa.protocol.fast_request import FastRequestParser as F;"
     "import kaa.types.hyperloglog as h, kaa.protocol.reply as r;"
-    "print(a.is_compiled(sys.modules['kaa.server.plain_loop']), F.splitter is not None,"
+    "print(a.is_compiled(sys.modules['kaa.server.conn_core']), F.splitter is not None,"
     " h._compiled is not None, r.bulk_array is not r._bulk_array)"
 )
 
@@ -34,7 +34,7 @@ def test_no_accel_runs_the_python_sources() -> None:
     assert _probe(KAA_NO_ACCEL="1") == "False False False False"
 
 
-@pytest.mark.skipif(not glob.glob(str(PKG / "server" / "plain_loop.*.so")),
+@pytest.mark.skipif(not glob.glob(str(PKG / "server" / "conn_core.*.so")),
                     reason="the install did not build the accelerators")
 def test_built_accelerators_are_used() -> None:
     assert _probe(KAA_NO_ACCEL="0") == "True True True True"

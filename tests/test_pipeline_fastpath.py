@@ -1,4 +1,4 @@
-"""Pipelines through plain_loop.run_plain, the batch loop for plain data commands: runs of
+"""Pipelines through ClientCore.run_plain, the batch loop for plain data commands: runs of
 them mixed with commands that take the full pipeline, errors, statistics and the
 features that must drop a pipeline back to Client.process. Every pipeline goes out
 in one write, so the server reads it as one batch; the same sequences go to the

@@ -12,9 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kaa.accel import compiled
 from kaa.protocol.reply import ReplyError
+
+if TYPE_CHECKING:
+    from kaa.server.conn_core import CallStats
+else:
+    CallStats = compiled("kaa.server.conn_core").CallStats
 
 Handler = Callable[[Any, list[bytes]], Any]
 KeysFn = Callable[[list[bytes]], list[int]]
@@ -71,9 +77,9 @@ class Command:
     arguments: tuple[dict[str, Any], ...] = ()
     parent: Command | None = None
     subcommands: dict[str, Command] = field(default_factory=dict)
-    # Per-command statistics for INFO commandstats.
-    calls: int = 0
-    usec: int = 0
+    # Per-command statistics for INFO commandstats (calls and usec in ``stats``, which
+    # the compiled batch loop adds to; the properties below read them).
+    stats: CallStats = field(default_factory=CallStats)
     rejected_calls: int = 0
     failed_calls: int = 0
     # INFO latencystats: calls per duration. Durations under 128 us count in
@@ -85,7 +91,7 @@ class Command:
     is_write: bool = False
     is_denyoom: bool = False
     no_auth: bool = False
-    # A data command that can run in plain_loop.run_plain's batch loop: it cannot block,
+    # A data command that can run in ClientCore.run_plain's batch loop: it cannot block,
     # and cannot change the client state that loop hoists (MULTI, RESP version,
     # CLIENT REPLY, tracking, authentication, the server's gates).
     plain: bool = False
@@ -93,6 +99,22 @@ class Command:
     # "parent|sub" for subcommands; precomputed because the hot path reads it.
     fullname: str = ""
 
+
+    @property
+    def calls(self) -> int:
+        return self.stats.calls
+
+    @calls.setter
+    def calls(self, value: int) -> None:
+        self.stats.calls = value
+
+    @property
+    def usec(self) -> int:
+        return self.stats.usec
+
+    @usec.setter
+    def usec(self, value: int) -> None:
+        self.stats.usec = value
 
     def record_latency(self, dur: int) -> None:
         """Count one call of ``dur`` microseconds in the latency histogram."""

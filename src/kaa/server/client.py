@@ -14,7 +14,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from kaa.accel import compiled, optional
+from kaa.accel import compiled
 from kaa.commands.registry import Command, wrong_arity
 from kaa.engine.blocking import handle_ready_keys
 from kaa.protocol.reply import (
@@ -28,10 +28,13 @@ from kaa.protocol.reply import (
 from kaa.protocol.request import log_reason, parser_class
 from kaa.server.watch import exec_abort
 
-_run_plain = compiled("kaa.server.plain_loop").run_plain
-# The compiled multibulk splitter, used directly while the parser allows it
-# (RequestParser.split_limit >= 0 only where it was built).
-_split: Any = getattr(optional("kaa.protocol._multibulk"), "split_commands", None)
+if TYPE_CHECKING:
+    from kaa.server.conn_core import ClientCore, LoopStats, ServerCore
+else:
+    # The read path (data_received, the plain-command loop, flush) and the fields it
+    # reads, compiled where built.
+    _core = compiled("kaa.server.conn_core")
+    ClientCore, LoopStats, ServerCore = _core.ClientCore, _core.LoopStats, _core.ServerCore
 
 if TYPE_CHECKING:
     from kaa.engine.keyspace import Database
@@ -44,28 +47,28 @@ _NO_SUBCOMMAND: Any = None
 _perf_ns = time.perf_counter_ns
 
 
-class Client(asyncio.Protocol):
-    """State of one connection. ``__slots__`` keeps the per-client cost small."""
+class Client(ClientCore, asyncio.Protocol):
+    """State of one connection. ``__slots__`` keeps the per-client cost small; the
+    fields the read path reads per request are ``ClientCore``'s (kaa.server.conn_core)."""
 
     __slots__ = (
-        "server", "id", "transport", "parser", "db", "resp", "enc", "name", "lib_name",
-        "lib_ver", "addr", "laddr", "fd", "ctime", "last_interaction", "authenticated",
-        "user", "out", "closing", "close_after_reply", "pending", "blocked", "paused",
-        "multi", "multi_error", "watched", "reply_mode", "last_cmd", "flags", "kind",
-        "tot_net_in", "tot_net_out", "tot_cmds", "in_exec", "propagate_argv",
-        "subscriptions", "psubscriptions", "ssubscriptions", "no_evict", "no_touch",
-        "tracking", "unix", "is_master", "is_replica", "killed", "block_state",
+        "id", "db", "resp", "name", "lib_name", "lib_ver", "addr", "laddr", "fd",
+        "ctime", "user", "multi_error", "watched", "flags", "kind", "in_exec",
+        "propagate_argv", "subscriptions", "psubscriptions", "ssubscriptions", "no_evict",
+        "no_touch", "unix", "is_master", "is_replica", "killed", "block_state",
         "argv_mem", "cur_argv", "monitor", "protected",
         # transactions, Pub/Sub context, output buffer limits (kaa.server.watch/pubsub/obuf)
-        "dirty_cas", "pubsub_ctx", "obuf_limit", "obuf_soft_since",
+        "dirty_cas", "obuf_soft_since",
         # the ACL user (kaa.security.acl.User) whose permissions apply
         "acl_user",
     )
+    server: Server  # (ClientCore has the slot)
 
     def __init__(self, server: Server, unix: bool = False) -> None:
         self.server = server
         self.id = server.next_client_id()
         self.transport: asyncio.Transport | None = None
+        self.transport_write: Any = None  # transport.write, looked up once
         self.parser = _PARSER(server.config.proto_max_bulk_len)
         self.db: Database = server.keyspace.dbs[0]
         self.resp = 2
@@ -123,6 +126,7 @@ class Client(asyncio.Protocol):
     # ---- asyncio protocol ----------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.transport_write = transport.write  # type: ignore[attr-defined]
         # The protocol object is built at accept time; a CONFIG SET that ran before this
         # callback did not see the client yet, so take the limit again now.
         self.parser.max_bulk = self.server.config.proto_max_bulk_len
@@ -135,86 +139,21 @@ class Client(asyncio.Protocol):
         self.laddr = _fmt_addr(local, self.fd, self.unix)
         self.server.client_connected(self)
 
-    def data_received(self, data: bytes) -> None:
-        srv = self.server
-        if not srv.in_cycle:  # event loop metrics and the cached clock (Server.begin_cycle)
-            srv.begin_cycle()
-        n = len(data)
-        self.tot_net_in += n
-        self.last_interaction = srv.now  # as Valkey, the time cached for this iteration
-        parser = self.parser
-        # Valkey checks the query buffer (unparsed bytes plus this read) before
-        # running anything from it, and closes without a reply. No limit is below
-        # 1 MiB, so a small read onto an empty buffer cannot reach one.
-        if parser.in_pure or n > _MIN_QUERY_BUFFER_LIMIT:
-            limit = srv.config.client_query_buffer_limit
-            if not self.authenticated and limit > _UNAUTH_QUERY_BUFFER_LIMIT:
-                limit = _UNAUTH_QUERY_BUFFER_LIMIT
-            if n + parser.pending_bytes() > limit:
-                self.query_buffer_limit_reached(data)
-                return
-        split_limit = parser.split_limit
-        if split_limit >= 0:  # (FastRequestParser.feed's first step, inlined)
-            cmds, end = _split(data, split_limit)
-            if end != n:
-                cmds = parser.split_rest(data, cmds, end)
-        else:
-            cmds = parser.feed(data)
-        srv.loop_stats.cmds += len(cmds)
-        while True:
-            if self.pending or self.blocked or self.paused:
-                self.pending.extend(cmds)
-                self.run_pending()
-            else:
-                # Runs of plain commands through plain_loop.run_plain, the rest one by
-                # one through process(); stop where the client blocks, pauses or
-                # closes (what follows a block or pause waits in ``pending``).
-                nc = len(cmds)
-                i = 0
-                while i < nc:
-                    if (srv.gate_in_batch and self.multi is None and self.authenticated
-                            and not self.reply_mode and not self.pubsub_ctx
-                            and self.tracking is None and not srv.monitors
-                            and not srv.propagating and not srv.pending_push):
-                        start = i
-                        srv.current_client = self
-                        try:
-                            i, last, calls, usec = _run_plain(self, srv, srv.plain_ctx, self.out, cmds, i)
-                        finally:
-                            srv.current_client = None
-                        self.tot_cmds += i - start
-                        if last is not None:
-                            last.calls += calls
-                            last.usec += usec
-                            self.last_cmd = last.fullname
-                        if i >= nc:
-                            break
-                    self.process(cmds[i])
-                    i += 1
-                    if self.blocked or self.paused or self.closing or self.close_after_reply:
-                        # QUIT (close_after_reply): what follows is never run.
-                        if not (self.closing or self.close_after_reply):
-                            self.pending.extend(cmds[i:])
-                        break
-            # Unauthenticated clients are parsed one command at a time, as Valkey
-            # applies the unauthenticated limits before each command.
-            if not parser.held or self.closing or self.close_after_reply or self.blocked:
-                break
-            cmds = parser.feed(b"")
-        if self.closing:
-            return
-        if parser.error is not None and not self.close_after_reply:
-            self.protocol_error(parser.error)
-        if self.out:
-            if srv.loop is not None:
-                # Written once this loop iteration has read every ready socket, as
-                # Valkey writes in beforeSleep: a burst of writes wakes the peers once
-                # rather than one wake-up per reply (costly cross-CPU interrupts).
-                # (Server.schedule_flush without its test: begin_cycle, which this
-                # iteration's first read ran, scheduled flush_pending already.)
-                srv.pending_flush.append(self)
-            else:
-                self.flush()
+    def query_buffer_full(self, data: bytes) -> bool:
+        """Valkey's check of the query buffer (unparsed bytes plus this read) before
+        running anything from it: past the limit, close without a reply (True)."""
+        limit = self.server.config.client_query_buffer_limit
+        if not self.authenticated and limit > _UNAUTH_QUERY_BUFFER_LIMIT:
+            limit = _UNAUTH_QUERY_BUFFER_LIMIT
+        if len(data) + self.parser.pending_bytes() > limit:
+            self.query_buffer_limit_reached(data)
+            return True
+        return False
+
+    def obuf_exceeded(self, n: int) -> bool:
+        """Whether writing ``n`` more bytes overcomes the output buffer limit (the
+        client is closed then)."""
+        return self.server.obuf.exceeded(self, n)
 
     def query_buffer_limit_reached(self, data: bytes) -> None:
         """Valkey's handleQbLimitReached: log, count, close without a reply."""
@@ -243,22 +182,6 @@ class Client(asyncio.Protocol):
     def add_raw(self, data: bytes) -> None:
         """Queue encoded bytes regardless of CLIENT REPLY (push messages, MONITOR)."""
         self.out.append(data)
-
-    def flush(self) -> None:
-        out = self.out
-        if not out or self.transport is None:
-            return
-        # join returns a lone bytes item itself, and makes exact bytes of a lone Raw
-        # (uvloop writes any bytes subclass through a memoryview, far dearer).
-        data = b"".join(out)
-        out.clear()
-        if self.obuf_limit is not None and self.server.obuf.exceeded(self, len(data)):
-            return  # closed for overcoming its output buffer limit
-        self.tot_net_out += len(data)
-        if not self.closing:
-            self.transport.write(data)
-        if self.close_after_reply:
-            self.close()
 
     def send_later(self, value: Any) -> None:
         """Reply from outside this client's own request (push, wake-up): flush next tick."""
@@ -494,8 +417,6 @@ from kaa.protocol.reply import QUEUED as _QUEUED  # noqa: E402
 # the pure-Python one) and the query buffer cap for unauthenticated clients.
 _PARSER = parser_class()
 _UNAUTH_QUERY_BUFFER_LIMIT = 1024 * 1024
-# The least client-query-buffer-limit CONFIG SET accepts.
-_MIN_QUERY_BUFFER_LIMIT = 1024 * 1024
 
 
 def _sds_repr(data: bytes) -> str:

@@ -253,7 +253,7 @@ class MaxMemory:
             return OOM_ERR
         return None
 
-    # plain_loop.run_plain may call it before each command: a refusal changes nothing, so
+    # ClientCore.run_plain may call it before each command: a refusal changes nothing, so
     # process() can run the same check again for the refused command.
     gate.batch_safe = True  # type: ignore[attr-defined]
 

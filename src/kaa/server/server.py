@@ -25,7 +25,7 @@ from kaa.commands import load_all
 from kaa.commands.registry import COMMANDS, Command
 from kaa.engine.keyspace import Database, Keyspace
 from kaa.protocol.reply import ReplyError
-from kaa.server.client import Client
+from kaa.server.client import Client, LoopStats, ServerCore
 from kaa.server.config import Config, ConfigError
 
 _ERRORSTATS_LIMIT = 128
@@ -60,29 +60,6 @@ class Stats:
         self.acl_access_denied_channel = 0
 
 
-class LoopStats:
-    """Event loop metrics (INFO stats/debug eventloop_*), in microseconds.
-
-    A "cycle" starts with the first piece of work of a loop iteration (a read, the
-    cron) and ends when a callback scheduled then runs, early in the next iteration:
-    the time the loop spent working rather than waiting, as Valkey measures it from
-    afterSleep to beforeSleep."""
-
-    __slots__ = ("cycles", "el_sum", "el_max", "cron_sum", "cmd_per_cycle_max", "t0", "cmds")
-
-    def __init__(self) -> None:
-        self.reset()
-        self.t0 = 0
-        self.cmds = 0  # commands read during the current cycle
-
-    def reset(self) -> None:
-        self.cycles = 0
-        self.el_sum = 0
-        self.el_max = 0
-        self.cron_sum = 0
-        self.cmd_per_cycle_max = 0
-
-
 class SlowlogEntry:
     __slots__ = ("id", "time", "duration", "argv", "addr", "name")
 
@@ -95,7 +72,7 @@ class SlowlogEntry:
         self.name = name
 
 
-class Server:
+class Server(ServerCore):
     """The whole running server. Commands reach it as ``client.server``."""
 
     def __init__(self, config: Config | None = None) -> None:
@@ -115,7 +92,7 @@ class Server:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.servers: list[asyncio.AbstractServer] = []
         self.listening_ports: list[tuple[str, int]] = []
-        self.pending_flush: list[Client] = []
+        self.pending_flush = []
         # flush_pending's call_soon arguments, made once: without a context the loop
         # copies the current one at every call (once per loop iteration).
         self.flush_cb = self.flush_pending
@@ -134,7 +111,7 @@ class Server:
         self.propagating = False
         # An extra check between auth and execution (ACL, cluster, OOM, pause...). None = off.
         self.gate: Callable[[Client, Command, list[bytes]], ReplyError | None] | None = None
-        # True while plain_loop.run_plain may run commands: no gate, or only gates marked
+        # True while ClientCore.run_plain may run commands: no gate, or only gates marked
         # ``batch_safe`` (a refusal has no side effect, so process() can check again).
         self.gate_in_batch = True
         self.gates: list[Callable[[Client, Command, list[bytes]], ReplyError | None]] = []
@@ -165,7 +142,7 @@ class Server:
         self.commands: dict[bytes, Command] = {}
         self.plain_commands: dict[bytes, Command] = {}
         self.pending_push: list[bytes] = []  # see current_client below
-        # What plain_loop.run_plain reads at every call, in one attribute (one lookup
+        # What ClientCore.run_plain reads at every call, in one attribute (one lookup
         # from compiled code): refresh_plain_ctx() follows every assignment of its parts.
         self.plain_ctx: tuple[Any, ...] = ()
         self.build_command_table()
@@ -226,17 +203,17 @@ class Server:
             table[b.lower()] = cmd
             table[b.upper()] = cmd
         self.commands = table
-        # The commands plain_loop.run_plain may run (Command.plain), same keys.
+        # The commands ClientCore.run_plain may run (Command.plain), same keys.
         self.plain_commands = {k: c for k, c in table.items() if c.plain}
         self._lower_table = {k: v for k, v in table.items() if k == k.lower()}
         self.refresh_plain_ctx()
 
     def refresh_plain_ctx(self) -> None:
         """Rebuild ``plain_ctx`` after a change to any of its parts: the plain commands
-        by name as (handler, arity, command, latency_small), slow_watch,
+        by name as (handler, arity, command, latency_small, stats, fullname), slow_watch,
         latency_tracking, gate, and the two containers the loop tests after each
         command (only ever changed in place)."""
-        entries = {name: (cmd.handler, cmd.arity, cmd, cmd.latency_small)
+        entries = {name: (cmd.handler, cmd.arity, cmd, cmd.latency_small, cmd.stats, cmd.fullname)
                    for name, cmd in self.plain_commands.items()}
         self.plain_ctx = (entries, self.slow_watch, self.latency_tracking, self.gate,
                           self.pending_push, self.keyspace.ready_keys)
@@ -368,37 +345,6 @@ class Server:
             hook(c)
         if c in self.monitors:
             self.monitors.remove(c)
-
-    def schedule_flush(self, c: Client) -> None:
-        """Write c's replies at the end of this loop iteration (Client.data_received
-        inlines this)."""
-        self.pending_flush.append(c)
-        if not self.flush_scheduled and self.loop is not None:
-            self.flush_scheduled = True
-            self.loop.call_soon(self.flush_cb, context=self.flush_context)
-
-    def flush_pending(self) -> None:
-        """Valkey's beforeSleep, once per loop iteration: write the replies queued by
-        this iteration's reads, then close the iteration's event-loop metrics (one
-        callback for both)."""
-        self.flush_scheduled = False
-        pending = self.pending_flush
-        if pending:
-            self.pending_flush = []
-            for c in pending:
-                if c.out and not c.closing:
-                    c.flush()
-        if self.in_cycle:  # the iteration's metrics (begin_cycle started them)
-            st = self.loop_stats
-            dur = (time.perf_counter_ns() - st.t0) // 1000
-            st.cycles += 1
-            st.el_sum += dur
-            if dur > st.el_max:
-                st.el_max = dur
-            if st.cmds > st.cmd_per_cycle_max:
-                st.cmd_per_cycle_max = st.cmds
-            st.cmds = 0
-            self.in_cycle = False
 
     # ---- statistics --------------------------------------------------------
     def count_error(self, code: str, custom: bool = False) -> None:
@@ -581,18 +527,6 @@ class Server:
         self.servers = []
         if self.tls is not None:
             self.tls.close()
-
-    def begin_cycle(self) -> None:
-        """The first work of this loop iteration: read the clock (``now``, Valkey's
-        cached unixtime) and time the iteration until the next one."""
-        self.now = time.time()
-        if self.loop is None:  # not serving (a unit test driving a Client): every read
-            return
-        self.in_cycle = True
-        self.loop_stats.t0 = time.perf_counter_ns()
-        if not self.flush_scheduled:  # flush_pending ends the iteration's metrics
-            self.flush_scheduled = True
-            self.loop.call_soon(self.flush_cb, context=self.flush_context)
 
     def _cron(self) -> None:
         assert self.loop is not None
