@@ -295,9 +295,10 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def proc_cpu_seconds(pid: int, include_children: bool = True) -> float:
-    """utime+stime (all threads) of pid and, optionally, its live descendants."""
-    total = 0
+def proc_cpu_times(pid: int, include_children: bool = True) -> tuple[float, float]:
+    """(utime, stime) in seconds (all threads) of pid and, optionally, its live
+    descendants."""
+    user = system = 0
     pids = [pid, *(_descendants(pid) if include_children else [])]
     for p in pids:
         try:
@@ -305,8 +306,14 @@ def proc_cpu_seconds(pid: int, include_children: bool = True) -> float:
         except OSError:
             continue
         # After the comm field: state=0, ppid=1, ..., utime=11, stime=12
-        total += int(f[11]) + int(f[12])
-    return total / CLK_TCK
+        user += int(f[11])
+        system += int(f[12])
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def proc_cpu_seconds(pid: int, include_children: bool = True) -> float:
+    """utime+stime (all threads) of pid and, optionally, its live descendants."""
+    return sum(proc_cpu_times(pid, include_children))
 
 
 def proc_sched_seconds(pid: int) -> float | None:
@@ -462,6 +469,9 @@ class Server:
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.pid)
+
+    def cpu_times(self) -> tuple[float, float]:
+        return proc_cpu_times(self.pid)
 
     def rss_bytes(self) -> int:
         return proc_rss_bytes(self.pid)
@@ -623,7 +633,7 @@ def run_benchmark(
     argv += list(test.bench_args)
     sample["argv"] = argv
 
-    cpu0 = server.cpu_seconds()
+    user0, sys0 = server.cpu_times()
     sched0 = proc_sched_seconds(server.pid)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -647,15 +657,18 @@ def run_benchmark(
         proc.wait()
         raise
     wall = time.perf_counter() - t0
-    cpu1 = server.cpu_seconds()
+    user1, sys1 = server.cpu_times()
     sched1 = proc_sched_seconds(server.pid)
 
     out = out_b.decode(errors="replace")
     errtxt = err_b.decode(errors="replace")
-    cpu = cpu1 - cpu0
+    user, system = user1 - user0, sys1 - sys0
+    cpu = user + system
     sample.update(
         wall_s=round(wall, 4),
         server_cpu_s=round(cpu, 4),
+        server_user_s=round(user, 4),
+        server_sys_s=round(system, 4),
         returncode=proc.returncode,
         server_cpu_s_schedstat=(
             round(sched1 - sched0, 6) if sched0 is not None and sched1 is not None else None
@@ -681,6 +694,9 @@ def run_benchmark(
         sample["csv_test"] = row["test"]
         # CPU ticks are 10ms; guard against a zero reading on tiny runs.
         sample["rps_per_cpu_s"] = requests / cpu if cpu > 0 else None
+        # The same time split into user and kernel, in microseconds per request.
+        sample["user_us_per_req"] = user * 1e6 / requests
+        sample["sys_us_per_req"] = system * 1e6 / requests
     if not sample["ok"]:
         sample["stdout_tail"] = out[-1000:]
         sample["stderr_tail"] = errtxt[-1000:]
@@ -843,7 +859,8 @@ def summarize(
                 ok = [s for s in mine if s["ok"]]
                 row[f"{kind}_ok"] = len(ok)
                 row[f"{kind}_runs"] = len(mine)
-                for key in ("rps", "rps_per_cpu_s", "p50_latency_ms", "p99_latency_ms"):
+                for key in ("rps", "rps_per_cpu_s", "p50_latency_ms", "p99_latency_ms",
+                            "user_us_per_req", "sys_us_per_req"):
                     row[f"{kind}_{key}"] = median_or_none([s.get(key) for s in ok])
                 if not ok and mine:
                     row[f"{kind}_error"] = mine[-1].get("error")
@@ -925,6 +942,35 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         out.append("failed tests:")
         out += failures
     return "\n".join(out)
+
+
+def format_cpu_split(rows: list[dict[str, Any]]) -> str:
+    """Server CPU per request split into user and kernel time (medians, microseconds):
+    at -P 1 the kernel's socket work is most of both servers' time, so this shows how
+    much of a ratio is the servers' own code and how much the kernel's."""
+    headers = ["test", "P", "kaa user", "kaa kernel", "redis user", "redis kernel"]
+    body = [
+        [r["test"], str(r["pipeline"]),
+         *(_fmt_us(r.get(f"{k}_{part}_us_per_req"))
+           for k in SERVER_KINDS for part in ("user", "sys"))]
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
+              for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells)
+        )
+
+    out = ["server CPU per request, us (medians): user = the server's code, kernel = its syscalls"]
+    out += [line(headers), line(["-" * w for w in widths])]
+    out += [line(b) for b in body]
+    return "\n".join(out)
+
+
+def _fmt_us(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
 
 
 def format_memory(results: list[dict[str, Any]]) -> str:
@@ -1260,6 +1306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"ratio = kaa / redis (cpu: requests per server CPU-second)"
         )
         print(format_table(rows))
+        print()
+        print(format_cpu_split(rows))
     if memory:
         print(format_memory(memory))
     print(f"\nraw results: {out_path}  ({result['duration_s']} s)")
