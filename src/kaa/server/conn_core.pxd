@@ -2,6 +2,24 @@
 # the one source). The classes become extension types with these fields as C members.
 import cython
 
+# conn_core.py's clock_ns and unix_time (time.perf_counter_ns and time.time) in C.
+cdef extern from *:
+    """
+    #include <time.h>
+    static long long kaa_clock_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    }
+    static double kaa_unix_time(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    }
+    """
+    long long clock_ns "kaa_clock_ns" () nogil
+    double unix_time "kaa_unix_time" () nogil
+
 cdef class ClientCore
 
 

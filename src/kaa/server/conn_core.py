@@ -34,6 +34,14 @@ if TYPE_CHECKING:
 # (``split_limit`` >= 0 only where it was built).
 _split: Any = getattr(optional("kaa.protocol._multibulk"), "split_commands", None)
 
+# The read path's clocks: time.perf_counter_ns and time.time, or, where Cython compiled
+# this module, the same clock_gettime reads in C (conn_core.pxd declares them), without
+# a Python call and an int object each. They are set through globals() because the
+# compiled module may not assign names its .pxd declares as C functions.
+clock_ns: Callable[[], int]
+unix_time: Callable[[], float]
+globals().update(clock_ns=perf_counter_ns, unix_time=time)
+
 # The least client-query-buffer-limit CONFIG SET accepts: a read this small onto an
 # empty query buffer cannot reach any limit.
 MIN_QUERY_BUFFER_LIMIT = 1024 * 1024
@@ -120,11 +128,11 @@ class ServerCore:
     def begin_cycle(self) -> None:
         """The first work of this loop iteration: read the clock (``now``, Valkey's
         cached unixtime) and time the iteration until the next one."""
-        self.now = time()
+        self.now = unix_time()
         if self.loop is None:  # not serving (a unit test driving a Client): every read
             return
         self.in_cycle = True
-        self.loop_stats.t0 = perf_counter_ns()
+        self.loop_stats.t0 = clock_ns()
         if not self.flush_scheduled:  # flush_pending ends the iteration's metrics
             self.flush_scheduled = True
             self.loop.call_soon(self.flush_cb, context=self.flush_context)
@@ -150,7 +158,7 @@ class ServerCore:
                     c.flush()
         if self.in_cycle:  # the iteration's metrics (begin_cycle started them)
             st = self.loop_stats
-            dur = (perf_counter_ns() - st.t0) // 1000
+            dur = (clock_ns() - st.t0) // 1000
             st.cycles += 1
             st.el_sum += dur
             if dur > st.el_max:
@@ -299,7 +307,6 @@ class ClientCore:
         first command not run."""
         entries, slow_watch, track_latency, gate, pending_push, ready_keys = srv.plain_ctx
         out = self.out
-        perf = perf_counter_ns
         no_reply = NO_REPLY
         n = len(cmds)
         start = i
@@ -312,7 +319,7 @@ class ClientCore:
         # One clock read per command: each command's time runs from the end of the
         # one before (so it includes the little bookkeeping between them) to the end
         # of encoding its reply, as Valkey's call() includes building the reply.
-        t0 = perf()
+        t0 = clock_ns()
         while i < n:
             argv = cmds[i]
             entry = entries.get(argv[0])
@@ -325,7 +332,7 @@ class ClientCore:
             if gate is not None:
                 if gate(self, cmd, argv) is not None:
                     break  # refused: process() checks again and replies the error
-                t0 = perf()  # eviction is not the command's time
+                t0 = clock_ns()  # eviction is not the command's time
             if cmd is not last:
                 if last_stats is not None:
                     last_stats.calls += calls
@@ -356,7 +363,7 @@ class ClientCore:
                     cmd.failed_calls += 1
                     srv.count_error(reply.code, reply.custom)
                 out.append(self.enc(reply))
-            t1 = perf()
+            t1 = clock_ns()
             dur = (t1 - t0) // 1000
             t0 = t1
             i += 1
@@ -369,7 +376,7 @@ class ClientCore:
                     cmd.record_latency(dur)
             if dur >= slow_watch:
                 srv.slow_command(self, cmd, argv, dur)
-                t0 = perf()
+                t0 = clock_ns()
             if pending_push or ready_keys or reply is no_reply:
                 # A push for this client, clients to wake, or a reply already sent:
                 # finish as process() does, then leave the fast loop. (No plain
