@@ -185,6 +185,33 @@ def test_settings_changed_at_run_time_reach_the_batch_loop(kaa_proc: Any, r: red
     assert r.get("acl") is None
 
 
+def test_the_read_path_clocks_agree_with_the_clients(kaa_proc: Any, r: redis.Redis) -> None:
+    """The read path's clocks (clock_gettime calls where compiled): a plain command's
+    duration is microseconds of the monotonic clock, and the time a read is stamped with
+    (CLIENT LIST's idle) is the wall clock."""
+    port = kaa_proc.port
+    r.rpush("big", *([b"0123456789"] * 50_000))
+    old = r.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
+    try:
+        r.config_set("slowlog-log-slower-than", "0")
+        r.slowlog_reset()
+        t0 = time.perf_counter()
+        assert len(pipeline(port, [("LRANGE", "big", "0", "-1")])[0]) == 50_000
+        wall_us = (time.perf_counter() - t0) * 1e6
+        durations = [e["duration"] for e in r.slowlog_get(10)
+                     if e["command"] == b"LRANGE big 0 -1"]
+        assert len(durations) == 1 and 0 < durations[0] <= wall_us
+    finally:
+        r.config_set("slowlog-log-slower-than", old)
+    other = redis.Redis(port=port, socket_timeout=10)
+    try:
+        other_id = other.client_id()
+        entry = next(e for e in r.client_list() if int(e["id"]) == other_id)
+        assert int(entry["idle"]) <= 1 and int(entry["age"]) <= 1
+    finally:
+        other.close()
+
+
 def test_client_list_shows_the_last_command_of_a_batch(kaa_proc: Any) -> None:
     with socket.create_connection(("127.0.0.1", kaa_proc.port), timeout=10) as s:
         s.sendall(_enc("CLIENT", "SETNAME", "batcher") + _enc("SET", "q", "1") + _enc("GET", "q"))

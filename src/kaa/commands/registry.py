@@ -99,7 +99,6 @@ class Command:
     # "parent|sub" for subcommands; precomputed because the hot path reads it.
     fullname: str = ""
 
-
     @property
     def calls(self) -> int:
         return self.stats.calls
